@@ -1,0 +1,216 @@
+"""The ``wheel-ddmin`` command: parse options, show progress, map errors to exit codes in one place."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import traceback
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from types import FrameType
+
+from minimizer.errors import BudgetExhausted, InputError, OracleError, VerificationError, WheelDdminError
+from minimizer.passes import ALL
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+EPILOG = """\
+exit codes:
+  0    ok
+  1    regression or budget exceeded, or the result failed its final check
+  2    usage or input error (bad wheel, bad model, the original wheel fails the oracle)
+  130  interrupted (the best wheel found so far is written first)
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="wheel-ddmin",
+        description="Shrink wheels to the smallest ones that still give bit-identical TensorFlow Lite "
+        "inference, and verify the result with a real pip install.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add = parser.add_argument
+    add("wheels", nargs="+", metavar="WHEEL", help="wheel paths, or requirements like numpy==1.26.4")
+    add(
+        "--oracle",
+        action="append",
+        default=[],
+        metavar="MODEL.tflite",
+        help="a model every candidate must run bit-identically (repeatable; default: a small built-in model)",
+    )
+    add(
+        "--inputs",
+        action="append",
+        default=[],
+        metavar="MODEL=SAMPLES.npz",
+        help="sample inputs for a model, keyed by input name or position (repeatable: one set each)",
+    )
+    add(
+        "--check",
+        action="append",
+        default=[],
+        metavar="CMD",
+        help="a shell command that must exit 0 and print the same as with the original (repeatable)",
+    )
+    add(
+        "-o",
+        "--output",
+        default="wheel-ddmin-out",
+        metavar="DIR",
+        help="output folder (default: %(default)s)",
+    )
+    add("--report", metavar="FILE.json", help="write a JSON report")
+    add("--jobs", type=_positive_int, metavar="N", help="oracle runs at once (default: CPU count)")
+    add(
+        "--passes",
+        type=_pass_list,
+        metavar="LIST",
+        help=f"comma-separated passes (default: all): {','.join(ALL)}",
+    )
+    add(
+        "--keep",
+        action="append",
+        default=[],
+        metavar="PATTERN",
+        help="glob of member paths no pass may remove",
+    )
+    add(
+        "--timeout",
+        type=_positive_float,
+        metavar="SECONDS",
+        help="per oracle run (default: 10x the reference run)",
+    )
+    add(
+        "--runtime",
+        metavar="NAME|WHEEL",
+        help="tflite-runtime, ai-edge-litert or a runtime wheel (default: by numpy version)",
+    )
+    add(
+        "--max-runs",
+        type=_positive_int,
+        metavar="N",
+        help="stop the search after N oracle runs (best so far is kept)",
+    )
+    add("--max-seconds", type=_positive_float, metavar="S", help="stop the search after S seconds")
+    add("--no-verify", action="store_true", help="skip the final pip install check")
+    add("--quiet", action="store_true", help="no progress bar")
+    add("--debug", action="store_true", help="show tracebacks")
+    return parser
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be positive")
+    return value
+
+
+def _pass_list(text: str) -> list[str]:
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    unknown = [n for n in names if n not in ALL]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"choose from {', '.join(ALL)}")
+    return names
+
+
+def _inputs(pairs: Sequence[str]) -> dict[str, list[str | Path]]:
+    by_model: dict[str, list[str | Path]] = {}
+    for pair in pairs:
+        model, sep, samples = pair.rpartition("=")
+        if not sep or not model:
+            raise InputError(f"--inputs wants MODEL=SAMPLES.npz, got {pair!r}")
+        by_model.setdefault(model, []).append(samples)
+    return by_model
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command; return its exit code. Tests call this, the console script wraps it."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:
+        return EXIT_OK if exit_.code == 0 else EXIT_USAGE
+    try:
+        with _sigterm_as_interrupt():
+            return _run(args)
+    except KeyboardInterrupt:
+        print("wheel-ddmin: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except WheelDdminError as error:
+        if args.debug:
+            traceback.print_exc()
+        print(f"wheel-ddmin: error: {error}", file=sys.stderr)
+        return _exit_code(error)
+
+
+def _exit_code(error: WheelDdminError) -> int:
+    if isinstance(error, (InputError, OracleError)):
+        return EXIT_USAGE
+    if isinstance(error, (VerificationError, BudgetExhausted)):
+        return EXIT_FAILED
+    return EXIT_FAILED
+
+
+def _run(args: argparse.Namespace) -> int:
+    from minimizer import api, report
+    from minimizer.progress import ProgressBar
+    from minimizer.search import Budget
+    from minimizer.summary import text_summary
+
+    with ProgressBar(enabled=not args.quiet) as bar:
+        try:
+            result = api.minimize(
+                args.wheels,
+                oracles=args.oracle,
+                inputs=_inputs(args.inputs),
+                checks=args.check,
+                output_dir=args.output,
+                jobs=args.jobs,
+                passes=args.passes,
+                keep=args.keep,
+                budget=Budget(args.max_runs, args.max_seconds),
+                timeout=args.timeout,
+                runtime_choice=args.runtime,
+                verify=not args.no_verify,
+                progress=bar.update,
+            )
+        except KeyboardInterrupt:
+            bar.close()
+            raise
+    if args.report:
+        report.write_json(Path(args.report), report.as_dict(result))
+    print(text_summary(result))
+    return EXIT_INTERRUPTED if result.stop_reason == api.INTERRUPTED else EXIT_OK
+
+
+@contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM ends a run like Ctrl-C: the best wheel so far is written, then exit 130."""
+    if os.name != "posix":
+        yield
+        return
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def console() -> None:
+    sys.exit(main())

@@ -1,0 +1,27 @@
+"""The exception root of wheel-ddmin."""
+
+from __future__ import annotations
+
+
+class WheelDdminError(Exception):
+    """Root of every error wheel-ddmin raises on purpose."""
+
+
+class InputError(WheelDdminError, ValueError):
+    """The user's input is unusable (wheel, model, option)."""
+
+
+class ElfError(WheelDdminError):
+    """A shared object could not be read or rewritten."""
+
+
+class OracleError(WheelDdminError):
+    """The oracle could not be set up, or the original wheel does not pass it."""
+
+
+class VerificationError(WheelDdminError):
+    """The minimized wheel failed its final check after a real install."""
+
+
+class BudgetExhausted(WheelDdminError):
+    """The oracle-run or time budget ran out; the best result so far stands."""

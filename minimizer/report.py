@@ -1,0 +1,87 @@
+"""The versioned JSON report of a run, written atomically."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from minimizer.api import Result, WheelResult
+
+SCHEMA_VERSION = 1
+
+
+def as_dict(result: Result) -> dict[str, Any]:
+    wheels = [_wheel(w) for w in result.wheels]
+    return {
+        "schema_version": SCHEMA_VERSION,
+        # The first wheel (numpy, usually) at the top level; every wheel under "wheels".
+        "input": wheels[0]["input"],
+        "output": wheels[0]["output"],
+        "wheels": wheels,
+        "oracle_runs": result.oracle_runs,
+        "cache_hits": result.cache_hits,
+        "wall_seconds": round(result.wall_seconds, 3),
+        "complete": result.complete,
+        "stop_reason": result.stop_reason,
+        "verified": result.verified,
+        "passes": [
+            {
+                "name": name,
+                "runs": stats.runs,
+                "cache_hits": stats.cache_hits,
+                "seconds": round(stats.seconds, 3),
+                "bytes_saved": stats.bytes_saved,
+            }
+            for name, stats in result.passes.items()
+        ],
+        "removed": [
+            {"wheel": r.wheel, "path": r.path, "bytes_saved": r.bytes_saved, "edited": r.edited}
+            for r in result.removed
+        ],
+        "environment": dict(result.environment),
+    }
+
+
+def _wheel(wheel: WheelResult) -> dict[str, Any]:
+    return {
+        "input": {
+            "path": str(wheel.input),
+            "size_bytes": wheel.input_bytes,
+            "installed_bytes": wheel.input_installed_bytes,
+            "files": wheel.input_files,
+            "sha256": _sha256(wheel.input),
+        },
+        "output": {
+            "path": str(wheel.output) if wheel.output else None,
+            "size_bytes": wheel.output_bytes,
+            "installed_bytes": wheel.output_installed_bytes,
+            "files": wheel.output_files,
+            "sha256": _sha256(wheel.output) if wheel.output else None,
+        },
+    }
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def write_json(path: Path, data: dict[str, Any]) -> None:
+    """Temp file beside the target, then rename: a reader never sees half a report."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(data, handle, indent=2)
+            handle.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,212 @@
+"""The one door to the oracles: every candidate goes through ``Checker.consider``.
+
+It owns the cache (no configuration runs twice), the counters, the budget, the progress callback
+and the best result so far. Passes see it through ``Search``, which also answers what a passing run
+opened and which files no pass may touch.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from minimizer.ddmin import FirstPassing
+from minimizer.errors import BudgetExhausted, OracleError
+from minimizer.state import Key, State
+from minimizer.wheelfile import is_license
+from minimizer.workspace import Workspace
+from oracles.protocol import Oracle, Outcome, Verdict
+
+T = TypeVar("T")
+_UNRESOLVED_LIMIT = 3  # in a row: beyond that the harness is broken, not the candidates
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """What the progress callback is told after every oracle run."""
+
+    pass_name: str
+    runs: int
+    cache_hits: int
+    best_bytes: int
+    best_files: int
+    last: Outcome
+
+
+@dataclass(slots=True)
+class PassStats:
+    """Counters of one pass, summed over the fixpoint iterations."""
+
+    runs: int = 0
+    cache_hits: int = 0
+    seconds: float = 0.0
+    bytes_saved: int = 0
+
+
+@dataclass(slots=True)
+class Budget:
+    """Stop after this many oracle runs or seconds (None: no limit)."""
+
+    runs: int | None = None
+    seconds: float | None = None
+
+
+@dataclass(slots=True)
+class Checker:
+    """Cache, statistics, budget, progress and the best passing state, around the oracles."""
+
+    workspace: Workspace
+    oracles: Sequence[Oracle]
+    timeout: float
+    jobs: int = 1
+    budget: Budget = field(default_factory=Budget)
+    progress: Callable[[Progress], None] | None = None
+    runs: int = 0
+    cache_hits: int = 0
+    pass_name: str = "start"
+    per_pass: dict[str, PassStats] = field(default_factory=dict)
+    best: State | None = None
+    _cache: dict[State, Verdict] = field(default_factory=dict)
+    _started: float = field(default_factory=time.monotonic)
+    _unresolved_in_a_row: int = 0
+
+    @property
+    def elapsed(self) -> float:
+        return time.monotonic() - self._started
+
+    def stats(self) -> PassStats:
+        return self.per_pass.setdefault(self.pass_name, PassStats())
+
+    def accept(self, state: State, verdict: Verdict) -> None:
+        """Seed the cache with a state known to pass (the original, after the reference run)."""
+        self._cache[state] = verdict
+        self._consider_best(state)
+
+    def cached(self, state: State) -> Verdict | None:
+        """The verdict already known for ``state``, without running or counting anything."""
+        return self._cache.get(state)
+
+    def consider(self, state: State) -> Verdict:
+        cached = self._cache.get(state)
+        if cached is not None:
+            self.cache_hits += 1
+            self.stats().cache_hits += 1
+            return cached
+        self._check_budget()
+        verdict = self._run(state)
+        self._cache[state] = verdict
+        self.runs += 1
+        self.stats().runs += 1
+        self._note_unresolved(verdict)
+        if verdict.passed:
+            self._consider_best(state)
+        self._report(verdict.outcome)
+        return verdict
+
+    def first_passing(self, states: Sequence[State]) -> int | None:
+        """Index of the first passing state, testing up to ``jobs`` at once, in order."""
+        if self.jobs <= 1:
+            return next((i for i, s in enumerate(states) if self.consider(s).passed), None)
+        with ThreadPoolExecutor(self.jobs) as pool:
+            for start in range(0, len(states), self.jobs):
+                window = states[start : start + self.jobs]
+                verdicts = list(pool.map(self.consider, window))
+                for offset, verdict in enumerate(verdicts):
+                    if verdict.passed:
+                        return start + offset
+        return None
+
+    def _run(self, state: State) -> Verdict:
+        opened: set[str] = set()
+        with self.workspace.materialize(state) as tree:
+            seconds = 0.0
+            for oracle in self.oracles:
+                verdict = oracle.check(tree, timeout=self.timeout)
+                seconds += verdict.seconds
+                if not verdict.passed:
+                    return Verdict(verdict.outcome, f"{oracle.name}: {verdict.reason}", seconds)
+                opened |= verdict.opened or set()
+        return Verdict(Outcome.PASS, "", seconds, frozenset(opened))
+
+    def _check_budget(self) -> None:
+        if self.budget.runs is not None and self.runs >= self.budget.runs:
+            raise BudgetExhausted(f"oracle-run budget of {self.budget.runs} used up")
+        if self.budget.seconds is not None and self.elapsed >= self.budget.seconds:
+            raise BudgetExhausted(f"time budget of {self.budget.seconds:g} s used up")
+
+    def _note_unresolved(self, verdict: Verdict) -> None:
+        if verdict.outcome is not Outcome.UNRESOLVED:
+            self._unresolved_in_a_row = 0
+            return
+        self._unresolved_in_a_row += 1
+        if self._unresolved_in_a_row >= _UNRESOLVED_LIMIT:
+            raise OracleError(f"the oracle harness keeps breaking: {verdict.reason}")
+
+    def _consider_best(self, state: State) -> None:
+        size = self.workspace.compressed_bytes
+        if self.best is None or size(state) < size(self.best):
+            self.best = state
+
+    def _report(self, outcome: Outcome) -> None:
+        if self.progress is None or self.best is None:
+            return
+        self.progress(
+            Progress(
+                self.pass_name,
+                self.runs,
+                self.cache_hits,
+                self.workspace.compressed_bytes(self.best),
+                len(self.best.files),
+                outcome,
+            )
+        )
+
+
+@dataclass(slots=True)
+class Search:
+    """What a pass may ask: test candidates, see what a passing run opened, know what is protected."""
+
+    checker: Checker
+    keep: tuple[str, ...] = ()
+
+    @property
+    def workspace(self) -> Workspace:
+        return self.checker.workspace
+
+    def test(self, state: State) -> bool:
+        return self.checker.consider(state).passed
+
+    def first_passing(self, states: Sequence[State]) -> int | None:
+        return self.checker.first_passing(states)
+
+    def adapter(self, build: Callable[[tuple[T, ...]], State]) -> FirstPassing[T]:
+        """Turn a pass's ``items -> State`` into the ddmin core's ``first_passing``."""
+
+        def first_passing(configs: Sequence[tuple[T, ...]]) -> int | None:
+            return self.first_passing([build(config) for config in configs])
+
+        return first_passing
+
+    def opened(self, state: State) -> frozenset[Key] | None:
+        """Members a passing run of ``state`` read, or None when unknown or not passing."""
+        verdict = self.checker.cached(state)
+        if verdict is None or not verdict.passed or verdict.opened is None:
+            return None
+        keys = (self.workspace.key_of(path) for path in verdict.opened)
+        return frozenset(key for key in keys if key is not None)
+
+    def namespace_folders(self, state: State) -> frozenset[str]:
+        """Folders a passing run imported as namespace packages (tree paths, no trailing slash)."""
+        verdict = self.checker.cached(state)
+        opened = verdict.opened if verdict is not None and verdict.passed else None
+        return frozenset(p.rstrip("/") for p in opened or () if p.endswith("/"))
+
+    def protected(self, key: Key) -> bool:
+        """Metadata, licenses and ``--keep`` patterns stay whatever a pass thinks."""
+        if self.workspace.is_metadata(key) or is_license(key.path):
+            return True
+        return any(fnmatch.fnmatchcase(key.path, pattern) for pattern in self.keep)

@@ -1,0 +1,168 @@
+"""The inference oracle: a candidate passes when every model's outputs are bit-identical to the reference."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import shutil
+import sys
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from minimizer.errors import InputError, OracleError
+from oracles import harness
+from oracles.npz import Array
+from oracles.protocol import Outcome, Verdict
+from oracles.runtime import Runtime
+
+PROBE = Path(__file__).with_name("_probe.py")
+DEFAULT_MODEL = Path(__file__).with_name("data") / "default_model.tflite"
+REFERENCE_TIMEOUT = 300.0
+_TFLITE_IDENTIFIER = b"TFL3"
+
+
+@dataclass(frozen=True, slots=True)
+class Model:
+    """A model to run, and its input sets: None means two generated, deterministic sets."""
+
+    path: Path
+    samples: tuple[Mapping[str, Array], ...] = field(default=())
+
+    def validate(self) -> None:
+        """Refuse what is clearly not a TensorFlow Lite model before any run."""
+        try:
+            head = self.path.read_bytes()[:8]
+        except OSError as error:
+            raise InputError(f"cannot read model {self.path}: {error.strerror}") from error
+        if head[4:8] != _TFLITE_IDENTIFIER:
+            raise InputError(f"{self.path} is not a TensorFlow Lite model (no TFL3 identifier)")
+
+
+class InferenceOracle:
+    """Runs all models in one fresh, isolated interpreter per candidate."""
+
+    name = "inference"
+
+    def __init__(
+        self,
+        models: Sequence[Model],
+        runtime: Runtime,
+        scratch: Path,
+        *,
+        python: str = sys.executable,
+    ) -> None:
+        for model in models:
+            model.validate()
+        self.runtime = runtime
+        self.python = python
+        self._scratch = scratch
+        self._counter = itertools.count()
+        self._models = [self._model_spec(i, m) for i, m in enumerate(models)]
+        self._expected: list[Any] | None = None
+
+    def _model_spec(self, index: int, model: Model) -> dict[str, Any]:
+        sets: list[dict[str, Any] | None] = [None, None]
+        if model.samples:
+            sets = [self._write_samples(index, n, s) for n, s in enumerate(model.samples)]
+        return {"path": str(model.path.resolve()), "input_sets": sets}
+
+    def _write_samples(self, model: int, number: int, arrays: Mapping[str, Array]) -> dict[str, Any]:
+        folder = self._scratch / "samples" / f"{model}-{number}"
+        folder.mkdir(parents=True, exist_ok=True)
+        spec = {}
+        for position, (key, array) in enumerate(arrays.items()):
+            raw = folder / f"{position}.bin"
+            raw.write_bytes(array.data)
+            spec[key] = {"raw": str(raw), "descr": array.descr, "shape": list(array.shape)}
+        return spec
+
+    def reference(self, tree: Path) -> Verdict:
+        """Run the original twice: it must work, and agree with itself, or nothing can be compared."""
+        first = self._probe(tree, [tree], timeout=REFERENCE_TIMEOUT, trace=True)
+        if not first.get("ok"):
+            raise OracleError(f"the original wheel fails: {first.get('error', 'no result')}")
+        second = self._probe(tree, [tree], timeout=REFERENCE_TIMEOUT, trace=False)
+        if second.get("outputs") != first["outputs"]:
+            raise OracleError("the original wheel gives different outputs on two runs (nondeterministic)")
+        self._expected = first["outputs"]
+        return Verdict(Outcome.PASS, "reference", first["seconds"], _relative(first, tree))
+
+    def check(self, tree: Path, *, timeout: float) -> Verdict:
+        if self._expected is None:
+            raise OracleError("check() before reference()")
+        result = self._probe(tree, [tree], timeout=timeout, trace=True)
+        seconds = float(result.get("seconds", 0.0))
+        if result.get("unresolved"):
+            return Verdict(Outcome.UNRESOLVED, result["error"], seconds)
+        if not result.get("ok"):
+            return Verdict(Outcome.FAIL, result.get("error", "failed"), seconds)
+        if result["outputs"] != self._expected:
+            return Verdict(Outcome.FAIL, "outputs differ from the original", seconds)
+        return Verdict(Outcome.PASS, "", seconds, _relative(result, tree))
+
+    def check_installed(self, venv_python: Path, *, timeout: float) -> Verdict:
+        """The final check: numpy and the runtime as pip installed them into a venv."""
+        if self._expected is None:
+            raise OracleError("check_installed() before reference()")
+        result = self._probe(None, [], timeout=timeout, trace=False, python=str(venv_python))
+        if not result.get("ok"):
+            return Verdict(Outcome.FAIL, result.get("error", "failed"), result.get("seconds", 0.0))
+        if result["outputs"] != self._expected:
+            return Verdict(Outcome.FAIL, "outputs differ from the original", result["seconds"])
+        return Verdict(Outcome.PASS, "", result["seconds"])
+
+    def _probe(
+        self,
+        tree: Path | None,
+        trace_roots: list[Path],
+        *,
+        timeout: float,
+        trace: bool,
+        python: str | None = None,
+    ) -> dict[str, Any]:
+        folder = Path(tempfile.mkdtemp(prefix=f"probe{next(self._counter)}-", dir=self._scratch))
+        try:
+            spec = {
+                "paths": [str(tree), str(self.runtime.tree)] if tree is not None else [],
+                "runtime_module": self.runtime.module,
+                "models": self._models,
+                "trace_roots": [str(r) for r in trace_roots] if trace else [],
+                "out": str(folder / "result.json"),
+            }
+            (folder / "spec.json").write_text(json.dumps(spec), encoding="utf-8")
+            # -I -S: no site-packages, no PYTHON* variables, no script folder: nothing but the spec's paths.
+            # A venv's own python keeps its site-packages (that is what was installed there).
+            flags = ["-I", "-S"] if python is None else ["-I"]
+            argv = [python or self.python, *flags, str(PROBE), str(folder / "spec.json")]
+            done = harness.run(argv, timeout=timeout, env=harness.python_env(), cwd=folder)
+            return _result(done, folder / "result.json")
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _result(done: harness.Completed, path: Path) -> dict[str, Any]:
+    base: dict[str, Any] = {"seconds": done.seconds}
+    if done.timed_out:
+        return {**base, "ok": False, "error": f"timed out after {done.seconds:.1f} s"}
+    if done.returncode == 3 and not path.exists():
+        return {**base, "unresolved": True, "error": done.last_error_line() or "probe broke"}
+    try:
+        return {**base, **json.loads(path.read_text(encoding="utf-8"))}
+    except (OSError, ValueError):
+        detail = done.last_error_line() or f"exit code {done.returncode}"
+        return {**base, "ok": False, "error": f"crashed ({detail})"}
+
+
+def _relative(result: Mapping[str, Any], tree: Path) -> frozenset[str]:
+    root = str(tree.resolve()) if tree.exists() else str(tree)
+    opened = set()
+    for path in result.get("opened", []):
+        for prefix in (str(tree), root):
+            if path.startswith(prefix + "/") or path.startswith(prefix + "\\"):
+                rest = path[len(prefix) + 1 :].replace("\\", "/")
+                opened.add(rest)  # a trailing slash (a namespace package's folder) is kept
+                break
+    return frozenset(opened)

@@ -1,0 +1,107 @@
+"""The TensorFlow Lite runtime the oracle infers with: chosen, downloaded and installed once, cached."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import zipfile
+from dataclasses import dataclass
+from email.parser import Parser
+from pathlib import Path
+
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name, parse_wheel_filename
+from packaging.version import Version
+
+from minimizer.errors import InputError
+from oracles import pip
+
+# The last tflite-runtime release; it is built against numpy 1.x.
+KNOWN = {
+    "tflite-runtime": ("tflite-runtime==2.14.0", "tflite_runtime.interpreter"),
+    "ai-edge-litert": ("ai-edge-litert", "ai_edge_litert.interpreter"),
+}
+MODULES = {name: module for name, (_, module) in KNOWN.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class Runtime:
+    """An installed runtime: its wheel (for the final pip install) and an importable folder."""
+
+    name: str
+    version: str
+    module: str
+    wheel: Path
+    tree: Path
+
+
+def cache_root() -> Path:
+    """Where downloads and installed runtimes are kept between runs."""
+    configured = os.environ.get("WHEEL_DDMIN_CACHE")
+    if configured:
+        return Path(configured)
+    if sys.platform == "win32":
+        base = Path(os.environ.get("LOCALAPPDATA", Path.home() / "AppData" / "Local"))
+    else:
+        base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
+    return base / "wheel-ddmin"
+
+
+def default_for(numpy_version: Version) -> str:
+    """tflite-runtime for numpy 1.x (its last release needs it); ai-edge-litert for numpy 2."""
+    return "tflite-runtime" if numpy_version.major < 2 else "ai-edge-litert"
+
+
+def provide(choice: str, cache: Path) -> Runtime:
+    """A runtime by name (downloaded from the package index) or from a local wheel path."""
+    if choice.endswith(".whl"):
+        wheel = Path(choice)
+        if not wheel.is_file():
+            raise InputError(f"runtime wheel not found: {choice}")
+    elif choice in KNOWN:
+        wheel = _cached_download(KNOWN[choice][0], cache / "wheels")
+    else:
+        raise InputError(f"unknown runtime {choice!r}: use tflite-runtime, ai-edge-litert or a .whl")
+    return install(wheel, cache)
+
+
+def install(wheel: Path, cache: Path) -> Runtime:
+    """Install a runtime wheel and its dependencies, never numpy, into a cached folder."""
+    name, version, _, _ = parse_wheel_filename(wheel.name)
+    module = MODULES.get(name)
+    if module is None:
+        raise InputError(f"{wheel.name} is not a known TensorFlow Lite runtime")
+    tree = cache / "runtimes" / wheel.name.removesuffix(".whl")
+    if not (tree / ".complete").exists():
+        shutil.rmtree(tree, ignore_errors=True)
+        pip.install_target([wheel], tree, deps=_dependencies_but_numpy(wheel))
+        # A dependency may still have pulled numpy in; the candidate must be the only numpy in sight.
+        for stray in [tree / "numpy", *tree.glob("numpy-*.dist-info"), tree / "numpy.libs"]:
+            shutil.rmtree(stray, ignore_errors=True)
+        (tree / ".complete").write_text("")
+    return Runtime(str(name), str(version), module, wheel, tree)
+
+
+def _cached_download(requirement: str, dest: Path) -> Path:
+    req = Requirement(requirement)
+    pinned = [s.version for s in req.specifier if s.operator == "=="]
+    for candidate in sorted(dest.glob("*.whl")) if pinned else ():
+        name, version, _, _ = parse_wheel_filename(candidate.name)
+        if name == canonicalize_name(req.name) and str(version) == pinned[0]:
+            return candidate
+    return pip.download(requirement, dest)
+
+
+def _dependencies_but_numpy(wheel: Path) -> list[str]:
+    with zipfile.ZipFile(wheel) as archive:
+        metadata_name = next(n for n in archive.namelist() if n.endswith(".dist-info/METADATA"))
+        metadata = Parser().parsestr(archive.read(metadata_name).decode())
+    deps = []
+    for line in metadata.get_all("Requires-Dist") or []:
+        req = Requirement(line)
+        if canonicalize_name(req.name) == "numpy":
+            continue
+        if req.marker is None or req.marker.evaluate({"extra": ""}):
+            deps.append(str(req))
+    return deps
