@@ -111,12 +111,14 @@ def minimize(
     _check_tags(read)
     pass_list = _passes(passes)
     models = _models(oracles, inputs or {}, use_default=not checks)
-    chosen = runtime.provide(runtime_choice or _default_runtime(read), cache)
+    # Only models need a runtime; a run with user checks alone installs none.
+    chosen = runtime.provide(runtime_choice or _default_runtime(read), cache) if models else None
     with Workspace(read, max_unpacked=max_unpacked) as workspace:
         judges: list[Oracle] = []
-        if models:
+        if chosen is not None:
             judges.append(InferenceOracle(models, chosen, workspace.scratch))
-        judges += [CommandOracle(c, [chosen.tree], cwd=Path.cwd()) for c in checks]
+        extra_paths = [chosen.tree] if chosen is not None else []
+        judges += [CommandOracle(c, extra_paths, workspace.scratch, cwd=Path.cwd()) for c in checks]
         checker = Checker(
             workspace, judges, timeout or 0.0, jobs or os.cpu_count() or 1, budget or Budget(), progress
         )
@@ -222,7 +224,7 @@ def _write(
     workspace: Workspace,
     final: State,
     judges: Sequence[Oracle],
-    chosen: runtime.Runtime,
+    chosen: runtime.Runtime | None,
     out: Path,
     verify: bool,
 ) -> tuple[list[Path], bool]:
@@ -242,9 +244,11 @@ def _write(
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def _verify(wheels: Sequence[Path], judges: Sequence[Oracle], chosen: runtime.Runtime, scratch: Path) -> None:
+def _verify(
+    wheels: Sequence[Path], judges: Sequence[Oracle], chosen: runtime.Runtime | None, scratch: Path
+) -> None:
     with fresh_venv(scratch) as python:
-        pip.install_venv(python, [*wheels, chosen.wheel])
+        pip.install_venv(python, [*wheels, *([chosen.wheel] if chosen is not None else [])])
         for judge in judges:
             verdict = judge.check_installed(python, timeout=VERIFY_TIMEOUT)
             if not verdict.passed:
@@ -263,7 +267,7 @@ def _result(
     complete: bool,
     reason: str,
     verified: bool,
-    chosen: runtime.Runtime,
+    chosen: runtime.Runtime | None,
 ) -> Result:
     wheels = []
     for index, wheel in enumerate(workspace.wheels):
@@ -291,7 +295,7 @@ def _result(
         complete,
         reason,
         verified,
-        f"{chosen.name} {chosen.version}",
+        f"{chosen.name} {chosen.version}" if chosen is not None else "none",
         _environment(workspace, chosen),
     )
 
@@ -310,12 +314,12 @@ def _removed(workspace: Workspace, original: State, final: State) -> tuple[Remov
     return tuple(sorted(gone, key=lambda r: (-r.bytes_saved, r.path)))
 
 
-def _environment(workspace: Workspace, chosen: runtime.Runtime) -> dict[str, str]:
+def _environment(workspace: Workspace, chosen: runtime.Runtime | None) -> dict[str, str]:
     numpy = [str(w.version) for w in workspace.wheels if w.name == "numpy"]
     return {
         "python": platform.python_version(),
         "implementation": sys.implementation.name,
         "platform": platform.platform(),
         "numpy": numpy[0] if numpy else "",
-        "runtime": f"{chosen.name}=={chosen.version}",
+        "runtime": f"{chosen.name}=={chosen.version}" if chosen is not None else "",
     }

@@ -151,7 +151,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except WheelDdminError as error:
         if args.debug:
             traceback.print_exc()
-        print(f"wheel-ddmin: error: {error}", file=sys.stderr)
+        print(f"wheel-ddmin: error: {' '.join(str(error).split())}", file=sys.stderr)
         return _exit_code(error)
 
 

@@ -21,7 +21,10 @@ class ProgressBar:
 
     def __enter__(self) -> ProgressBar:
         if self._enabled:
-            self._bar = tqdm(desc="reference", unit=" runs", file=sys.stderr, dynamic_ncols=True, leave=False)
+            # disable=None: tqdm draws only on a terminal, so logs and pipes get the summary alone.
+            self._bar = tqdm(
+                desc="reference", unit=" runs", file=sys.stderr, dynamic_ncols=True, leave=False, disable=None
+            )
         return self
 
     def __exit__(

@@ -133,11 +133,13 @@ def _run(spec: dict[str, Any]) -> dict[str, Any]:
         import numpy as np
 
         module = __import__(spec["runtime_module"], fromlist=["Interpreter"])
-        stage = "inference"
-        models = [_run_model(np, module.Interpreter, m, i) for i, m in enumerate(spec["models"])]
+        models = []
+        for index, model in enumerate(spec["models"]):
+            stage = os.path.basename(model["path"])
+            models.append(_run_model(np, module.Interpreter, model, index))
     except BaseException as error:  # noqa: BLE001 - any failure of the candidate is a verdict
-        last = traceback.format_exception_only(type(error), error)[-1].strip()
-        return {"ok": False, "stage": stage, "error": last}
+        last = " ".join(traceback.format_exception_only(type(error), error)[-1].split())
+        return {"ok": False, "stage": stage, "error": f"{stage}: {last}"}
     if roots:
         for module_object in list(sys.modules.values()):
             path = getattr(module_object, "__file__", None)

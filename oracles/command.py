@@ -15,20 +15,30 @@ REFERENCE_TIMEOUT = 300.0
 
 
 class CommandOracle:
-    """Runs ``command`` through the shell with the candidate and the runtime importable."""
+    """Runs ``command`` through the shell with the candidate and the runtime importable.
 
-    def __init__(self, command: str, runtime_paths: Sequence[Path], *, cwd: Path | None = None) -> None:
+    ``python`` (and ``$WHEEL_DDMIN_PYTHON``) in the command is this interpreter without its
+    site-packages, so a numpy installed on the host can never stand in for the candidate's.
+    """
+
+    def __init__(
+        self, command: str, runtime_paths: Sequence[Path], scratch: Path, *, cwd: Path | None = None
+    ) -> None:
         self.command = command
         self.name = f"check {command!r}"
         self._runtime_paths = [str(p) for p in runtime_paths]
         self._cwd = cwd
         self._expected: bytes | None = None
+        self._python = _isolated_python(scratch)
 
     def _run(self, paths: Sequence[str], timeout: float, python: str | None = None) -> harness.Completed:
-        extra = {"PYTHONPATH": os.pathsep.join(paths), "WHEEL_DDMIN_PYTHON": python or sys.executable}
-        if python is not None:
-            # The venv's python first on PATH, so a plain `python` in the command is that one.
-            extra["PATH"] = str(Path(python).parent) + os.pathsep + os.environ.get("PATH", "")
+        python = python or str(self._python)
+        extra = {
+            "PYTHONPATH": os.pathsep.join(paths),
+            "WHEEL_DDMIN_PYTHON": python,
+            # This python first on PATH, so a plain `python` in the command is that one.
+            "PATH": str(Path(python).parent) + os.pathsep + os.environ.get("PATH", ""),
+        }
         env = harness.python_env(extra)
         env.pop("PYTHONDONTWRITEBYTECODE", None)
         shell = ["cmd", "/c"] if sys.platform == "win32" else ["/bin/sh", "-c"]
@@ -56,3 +66,17 @@ class CommandOracle:
         if done.stdout != self._expected:
             return Verdict(Outcome.FAIL, "output differs from the original", done.seconds)
         return Verdict(Outcome.PASS, "", done.seconds)
+
+
+def _isolated_python(scratch: Path) -> Path:
+    """A ``python`` launcher that runs this interpreter with ``-S`` (no site-packages)."""
+    folder = scratch / "check-bin"
+    folder.mkdir(parents=True, exist_ok=True)
+    if sys.platform == "win32":
+        launcher = folder / "python.bat"
+        launcher.write_text(f'@"{sys.executable}" -S %*\r\n', encoding="utf-8")
+    else:
+        launcher = folder / "python"
+        launcher.write_text(f'#!/bin/sh\nexec "{sys.executable}" -S "$@"\n', encoding="utf-8")
+        launcher.chmod(0o755)
+    return launcher
