@@ -1,0 +1,68 @@
+"""The real numpy 1.26.4 wheel and tflite-runtime 2.14.0, end to end (downloaded once, cached)."""
+
+from __future__ import annotations
+
+import json
+import platform
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from minimizer import cli
+from oracles import runtime as runtimes
+from oracles.pip import download
+from tests.conftest import FIXTURES
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        sys.version_info[:2] != (3, 11) or platform.machine() != "x86_64" or sys.platform != "linux",
+        reason="numpy 1.26.4 + tflite-runtime 2.14.0 are pinned for CPython 3.11 on x86_64 Linux",
+    ),
+]
+NUMPY = "numpy==1.26.4"
+
+
+@pytest.fixture(scope="module")
+def numpy_wheel() -> Path:
+    return download(NUMPY, runtimes.cache_root() / "wheels")
+
+
+def test_files_pass_on_real_numpy(numpy_wheel: Path, tmp_path: Path) -> None:
+    out, report = tmp_path / "out", tmp_path / "report.json"
+    models = ["tiny_fc.tflite", "multi_dtype.tflite", "embedding.tflite"]
+    argv = [str(numpy_wheel), "-o", str(out), "--report", str(report), "--passes", "files", "--quiet"]
+    for model in models:
+        argv += ["--oracle", str(FIXTURES / model)]
+    assert cli.main(argv) == 0
+    data = json.loads(report.read_text())
+    assert data["verified"] is True and data["complete"] is True
+    assert data["output"]["size_bytes"] <= 15_500_000 < data["input"]["size_bytes"]
+    result = out / numpy_wheel.name
+    with zipfile.ZipFile(result) as archive:
+        names = set(archive.namelist())
+        entry_points = archive.read("numpy-1.26.4.dist-info/entry_points.txt").decode()
+    assert "numpy-1.26.4.dist-info/LICENSE.txt" in names
+    assert "numpy/core/_multiarray_umath.cpython-311-x86_64-linux-gnu.so" in names
+    assert not any(n.startswith("numpy/f2py/") for n in names)
+    assert "f2py" not in entry_points, "a console script pointing at a removed module survived"
+
+
+@pytest.mark.parametrize(
+    "model, message",
+    [
+        ("fc_v12.tflite", "FULLY_CONNECTED"),
+        ("garbage.tflite", "not a TensorFlow Lite model"),
+        ("missing.tflite", "model not found"),
+    ],
+)
+def test_unusable_models_are_one_line_input_errors(
+    numpy_wheel: Path, tmp_path: Path, model: str, message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = cli.main([str(numpy_wheel), "--oracle", str(FIXTURES / model), "-o", str(tmp_path / "o")])
+    assert code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0], err
+    assert not (tmp_path / "o").exists() or not any((tmp_path / "o").iterdir())

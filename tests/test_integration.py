@@ -1,0 +1,144 @@
+"""The whole tool on a small synthetic wheel, with a real subprocess oracle (a user check command)."""
+
+from __future__ import annotations
+
+import json
+import sys
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from minimizer import cli, minimize
+
+TOY = {
+    "toypkg/__init__.py": "from .core import answer\n",
+    "toypkg/core.py": "def answer():\n    return 42\n",
+    "toypkg/unused.py": "def main():\n    print('never needed')\n",
+    "toypkg/data/big.bin": bytes(range(256)) * 400,
+    "toypkg/sub/__init__.py": "",
+    "toypkg/sub/helper.py": "X = 1\n",
+    "toypkg/LICENSE.txt": "Permission is hereby granted...\n",
+}
+ENTRY_POINTS = "[console_scripts]\ntoy = toypkg.unused:main\ntoy-core = toypkg.core:answer\n"
+CHECK = 'python -c "import toypkg; print(toypkg.answer())"'
+
+
+@pytest.fixture
+def toy_wheel(wheel_factory: Callable[..., Path]) -> Path:
+    return wheel_factory(TOY, entry_points=ENTRY_POINTS)
+
+
+def _members(wheel: Path) -> set[str]:
+    with zipfile.ZipFile(wheel) as archive:
+        return set(archive.namelist())
+
+
+def test_cli_minimizes_to_exactly_what_the_check_needs(toy_wheel: Path, tmp_path: Path) -> None:
+    out, report = tmp_path / "out", tmp_path / "report.json"
+    code = cli.main([str(toy_wheel), "--check", CHECK, "-o", str(out), "--report", str(report), "--quiet"])
+    assert code == 0
+    result = out / toy_wheel.name
+    package = {m for m in _members(result) if not m.startswith("toypkg-1.0.dist-info/")}
+    # The license travels with the result whatever the check says.
+    assert package == {"toypkg/__init__.py", "toypkg/core.py", "toypkg/LICENSE.txt"}
+    with zipfile.ZipFile(result) as archive:
+        entry_points = archive.read("toypkg-1.0.dist-info/entry_points.txt").decode()
+    assert "toy-core = toypkg.core:answer" in entry_points
+    assert "toypkg.unused" not in entry_points
+    data = json.loads(report.read_text())
+    assert data["schema_version"] == 1
+    assert data["input"]["files"] == len(TOY) + 4
+    assert data["output"]["files"] == 3 + 4
+    assert data["output"]["size_bytes"] == result.stat().st_size < toy_wheel.stat().st_size
+    assert data["oracle_runs"] > 0 and data["verified"] is True
+    assert not any(p.name.startswith(".") for p in out.iterdir()), "staging files left behind"
+
+
+def test_same_result_for_any_number_of_jobs(toy_wheel: Path, tmp_path: Path) -> None:
+    results = [
+        minimize([toy_wheel], checks=[CHECK], output_dir=tmp_path / f"j{jobs}", jobs=jobs, verify=False)
+        for jobs in (1, 3)
+    ]
+    outputs = [r.wheels[0].output for r in results]
+    assert outputs[0] is not None and outputs[1] is not None
+    assert outputs[0].read_bytes() == outputs[1].read_bytes()
+
+
+def test_input_wheel_is_never_modified(toy_wheel: Path, tmp_path: Path) -> None:
+    before = toy_wheel.read_bytes()
+    minimize([toy_wheel], checks=[CHECK], output_dir=tmp_path / "out", verify=False, jobs=1)
+    assert toy_wheel.read_bytes() == before
+
+
+def test_a_check_that_fails_on_the_original_is_an_input_error(
+    toy_wheel: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = cli.main([str(toy_wheel), "--check", "python -c 'import sys; sys.exit(3)'", "-o", str(tmp_path)])
+    assert code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "fails with the original wheel" in err[0]
+
+
+def test_a_check_that_tests_nothing_is_refused(
+    toy_wheel: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = cli.main([str(toy_wheel), "--check", "python -c 'print(1)'", "-o", str(tmp_path / "o"), "--quiet"])
+    assert code == 2
+    assert "tests nothing" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "argv_tail, message",
+    [
+        (["missing.whl"], "no such file"),
+        (["--jobs", "0", "x.whl"], ""),
+        (["--passes", "nonsense", "x.whl"], ""),
+    ],
+)
+def test_usage_and_input_errors_exit_2(
+    argv_tail: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = cli.main([*argv_tail, "--check", "true", "-o", str(tmp_path / "o")])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+def test_not_a_wheel_exits_2_with_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bogus = tmp_path / "numpy-1.0-cp311-cp311-linux_x86_64.whl"
+    bogus.write_bytes(b"this is not a zip")
+    assert cli.main([str(bogus), "--check", "true", "-o", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "not a valid zip" in err[0]
+
+
+def test_output_path_that_is_a_file_is_refused(toy_wheel: Path, tmp_path: Path) -> None:
+    blocker = tmp_path / "out"
+    blocker.write_text("")
+    assert cli.main([str(toy_wheel), "--check", CHECK, "-o", str(blocker)]) == 2
+
+
+def test_library_never_prints(toy_wheel: Path, tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    minimize([toy_wheel], checks=[CHECK], output_dir=tmp_path / "out", verify=False, jobs=1)
+    captured = capfd.readouterr()
+    assert captured.out == "" and captured.err == ""
+
+
+def test_isolated_from_host_site_packages(wheel_factory: Callable[..., Path], tmp_path: Path) -> None:
+    """A module the host has (pytest) must not stand in for a removed one."""
+    wheel = wheel_factory({"shadow/__init__.py": "import pytest as _p\nVALUE = 7\n"}, name="shadow")
+    code = cli.main(
+        [
+            str(wheel),
+            "--check",
+            'python -c "import shadow; print(shadow.VALUE)"',
+            "-o",
+            str(tmp_path / "o"),
+            "--quiet",
+        ]
+    )
+    # With site-packages hidden, the original itself cannot import pytest: a clear input error.
+    assert code == 2, "host site-packages leaked into the check"
+    assert sys.executable
