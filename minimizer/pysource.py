@@ -1,0 +1,458 @@
+"""Pure bytes-to-bytes deletion of Python statements by line range, for the statements pass."""
+
+from __future__ import annotations
+
+import ast
+import codecs
+import functools
+import io
+import re
+import tokenize
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+
+__all__ = ["Stmt", "StmtPath", "delete", "docstrings", "imports_first", "statements"]
+
+StmtPath = tuple[int | str, ...]
+
+_BOM = b"\xef\xbb\xbf"
+_BLANK = b" \t\f"
+# Broader than CPython's own cookie test on purpose: a false hit only makes us more careful.
+_COOKIE_LIKE = re.compile(rb"[ \t\f]*#.*?coding[:=]")
+_DECORATOR_PREFIX = re.compile(rb"[ \t\f]*@[ \t\f]*")
+_BLOCK_FIELDS = ("body", "orelse", "finalbody")
+_SUMMARY_WIDTH = 72
+_FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
+_DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+_IMPORT_BLOCKS = (ast.If, ast.Try, ast.TryStar, ast.With, ast.AsyncWith)
+
+
+@dataclass(frozen=True, slots=True)
+class Stmt:
+    """One deletable statement: lines ``start``..``end`` (1-based, inclusive, decorators included).
+
+    ``path`` locates it in the tree: ``(3,)`` is the 4th statement of the module,
+    ``(3, 'body', 0)`` the first statement of that statement's body, and
+    ``(3, 'handlers', 1, 'body', 0)`` the first one of its second ``except`` clause.
+    ``depth`` counts enclosing blocks (0 = module body; an ``elif`` body is as deep
+    as its ``if`` body).  ``kind`` is the ast class name and ``summary`` one line for
+    reports.  ``imports`` marks imports and if/try/with blocks whose body only imports.
+    """
+
+    start: int
+    end: int
+    path: StmtPath
+    depth: int
+    kind: str
+    summary: str
+    imports: bool = False
+
+
+@dataclass(slots=True, eq=False)
+class _Block:
+    """A statement list; ``owner`` is None for the module body, which never needs ``pass``."""
+
+    owner: _Entry | None
+    members: list[_Entry] = field(default_factory=list)
+
+
+@dataclass(slots=True, eq=False)
+class _Entry:
+    """Any statement of the tree; ``stmt`` is set only when it is safe to delete."""
+
+    node: ast.stmt
+    path: StmtPath
+    depth: int
+    start: int
+    block: _Block
+    in_function: bool
+    # An ``elif`` is a clause of its ``if``, not a statement of its own.
+    clause: bool
+    stmt: Stmt | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Analysis:
+    bom: bytes
+    lines: tuple[bytes, ...]
+    entries: tuple[_Entry, ...]
+    blocks: tuple[_Block, ...]
+
+
+def statements(source: bytes, depth: int) -> tuple[Stmt, ...]:
+    """The statements at nesting ``depth`` that `delete` can remove, in source order.
+
+    Any subset of them, even mixed with other depths, can be deleted and the result
+    still compiles, provided ``source`` does.  Left out, because line-range deletion
+    would break the file, change its meaning unseen, or never help: statements
+    sharing a physical line with other code (``a = 1; b = 2``, ``if x: y``) or
+    joined to a neighbouring line by a backslash, ``from __future__`` imports (they
+    load no file, and ``barry_as_FLUFL`` changes the grammar), ``elif`` clauses
+    (their bodies are offered instead), bindings a ``nonlocal`` may need, and
+    statements whose removal could move a comment into an encoding-cookie line.
+    Raises SyntaxError if ``source`` does not parse.
+    """
+    return _sorted(e.stmt for e in _analyse(source).entries if e.depth == depth)
+
+
+def docstrings(source: bytes) -> tuple[Stmt, ...]:
+    """The deletable docstrings of the module, its classes and functions, in source order."""
+    return _sorted(e.stmt for e in _analyse(source).entries if _is_docstring(e))
+
+
+def imports_first(stmts: Iterable[Stmt]) -> tuple[Stmt, ...]:
+    """``stmts`` with the import-like ones first, otherwise in the same order."""
+    # Deleting an import first is what lets later passes delete the imported files.
+    return tuple(sorted(stmts, key=lambda s: not s.imports))
+
+
+def delete(source: bytes, doomed: Iterable[Stmt]) -> bytes:
+    """``source`` without the lines of the ``doomed`` statements (from `statements`).
+
+    Every other byte is kept.  A block left empty gets one ``pass`` line where its
+    first statement began, with that statement's indentation and line ending.
+    Raises ValueError for a Stmt that is not a deletable statement of ``source``.
+    """
+    wanted = tuple(doomed)
+    if not wanted:
+        return source
+    analysis = _analyse(source)
+    chosen = _resolve(analysis, wanted)
+    removed = {n for e in chosen for n in range(e.start, _end(e) + 1)}
+    anchors = _pass_anchors(analysis, {id(e) for e in chosen}, removed)
+    kept = (
+        anchors.get(number, b"") if number in removed else line
+        for number, line in enumerate(analysis.lines, start=1)
+    )
+    return analysis.bom + b"".join(kept)
+
+
+def _sorted(found: Iterable[Stmt | None]) -> tuple[Stmt, ...]:
+    return tuple(sorted((s for s in found if s is not None), key=lambda s: s.start))
+
+
+def _resolve(analysis: _Analysis, wanted: Sequence[Stmt]) -> list[_Entry]:
+    # Matching the lines too catches a Stmt taken from another version of the file.
+    by_path = {e.path: e for e in analysis.entries}
+    chosen: list[_Entry] = []
+    for stmt in wanted:
+        entry = by_path.get(stmt.path)
+        if entry is None or entry.stmt is None or _span(entry.stmt) != _span(stmt):
+            raise ValueError(f"not a deletable statement of this source: {stmt!r}")
+        chosen.append(entry)
+    return chosen
+
+
+def _span(stmt: Stmt) -> tuple[int, int]:
+    return stmt.start, stmt.end
+
+
+def _end(entry: _Entry) -> int:
+    end = entry.node.end_lineno
+    assert end is not None, "ast.parse always sets end_lineno on statements"
+    return end
+
+
+def _pass_anchors(analysis: _Analysis, doomed: set[int], removed: set[int]) -> dict[int, bytes]:
+    anchors: dict[int, bytes] = {}
+    for block in analysis.blocks:
+        owner = block.owner
+        # No child range holds its owner's first line, so this tells if the owner goes too.
+        if owner is None or owner.start in removed:
+            continue
+        if all(id(member) in doomed for member in block.members):
+            first = block.members[0].start
+            anchors[first] = _pass_line(analysis.lines[first - 1])
+    return anchors
+
+
+def _pass_line(line: bytes) -> bytes:
+    indent = line[: len(line) - len(line.lstrip(_BLANK))]
+    ending = line[len(line.rstrip(b"\r\n")) :]
+    return indent + b"pass" + ending
+
+
+@functools.lru_cache(maxsize=32)
+def _analyse(source: bytes) -> _Analysis:
+    # Cached because a reduction pass calls delete() many times on the same source.
+    tree = _parse(source)
+    bom = _BOM if source.startswith(_BOM) else b""
+    lines = tuple(source[len(bom) :].splitlines(keepends=True))
+    texts = _utf8_texts(source[len(bom) :], lines)
+    if texts is None or _last_line(tree) > len(lines):
+        # We cannot map ast columns onto these bytes, so offer nothing rather than guess.
+        return _Analysis(bom, lines, (), ())
+    collector = _Collector(texts)
+    collector.visit(tree.body, (), 0, None, in_function=False)
+    _mark_deletable(collector.entries, texts, _nonlocal_names(tree))
+    _guard_cookies(collector.entries, texts)
+    return _Analysis(bom, lines, tuple(collector.entries), tuple(collector.blocks))
+
+
+def _parse(source: bytes) -> ast.Module:
+    try:
+        return ast.parse(source)
+    except ValueError as error:
+        # Python 3.11 reports NUL bytes as ValueError; callers need only catch SyntaxError.
+        raise SyntaxError(str(error)) from error
+
+
+def _last_line(tree: ast.Module) -> int:
+    return max((s.end_lineno or s.lineno for s in tree.body), default=0)
+
+
+def _utf8_texts(body: bytes, lines: Sequence[bytes]) -> list[bytes] | None:
+    """Each line without its ending, re-encoded as UTF-8 since ast columns count UTF-8 bytes."""
+    bare = [line.rstrip(b"\r\n") for line in lines]
+    encoding = tokenize.detect_encoding(io.BytesIO(body).readline)[0]
+    if codecs.lookup(encoding).name == "utf-8":
+        return bare
+    try:
+        decoded = [line.decode(encoding) for line in lines]
+        whole = body.decode(encoding)
+    except (UnicodeDecodeError, LookupError):
+        return None
+    # Line-by-line decoding is only trustworthy if it agrees with decoding the whole file.
+    if "".join(decoded) != whole:
+        return None
+    return [line.decode(encoding).encode("utf-8") for line in bare]
+
+
+class _Collector:
+    """Walks the statement tree into entries (every statement) and blocks (statement lists)."""
+
+    def __init__(self, texts: Sequence[bytes]) -> None:
+        self.texts = texts
+        self.entries: list[_Entry] = []
+        self.blocks: list[_Block] = []
+
+    def visit(
+        self,
+        body: Sequence[ast.stmt],
+        prefix: StmtPath,
+        depth: int,
+        owner: _Entry | None,
+        *,
+        in_function: bool,
+        clause: bool = False,
+    ) -> None:
+        block = _Block(owner)
+        self.blocks.append(block)
+        for index, node in enumerate(body):
+            entry = _Entry(node, (*prefix, index), depth, _first_line(node), block, in_function, clause)
+            block.members.append(entry)
+            self.entries.append(entry)
+            self._visit_children(entry)
+
+    def _visit_children(self, entry: _Entry) -> None:
+        node = entry.node
+        inner = entry.in_function or isinstance(node, _FUNCTIONS)
+        for suffix, body in _child_blocks(node):
+            path = (*entry.path, *suffix)
+            if suffix == ("orelse",) and self._is_elif(body):
+                # An elif's own body then sits as deep as the if body it continues.
+                self.visit(body, path, entry.depth, entry, in_function=inner, clause=True)
+            else:
+                self.visit(body, path, entry.depth + 1, entry, in_function=inner)
+
+    def _is_elif(self, orelse: Sequence[ast.stmt]) -> bool:
+        if len(orelse) != 1 or not isinstance(orelse[0], ast.If):
+            return False
+        node = orelse[0]
+        return self.texts[node.lineno - 1][node.col_offset :].startswith(b"elif")
+
+
+def _child_blocks(node: ast.stmt) -> Iterator[tuple[StmtPath, list[ast.stmt]]]:
+    for name in _BLOCK_FIELDS:
+        value: object = getattr(node, name, None)
+        if isinstance(value, list) and value:
+            yield (name,), [s for s in value if isinstance(s, ast.stmt)]
+    if isinstance(node, ast.Try | ast.TryStar):
+        for index, handler in enumerate(node.handlers):
+            if isinstance(handler, ast.ExceptHandler):
+                yield ("handlers", index, "body"), handler.body
+    if isinstance(node, ast.Match):
+        for index, case in enumerate(node.cases):
+            yield ("cases", index, "body"), case.body
+
+
+def _first_line(node: ast.stmt) -> int:
+    decorators: list[ast.expr] = getattr(node, "decorator_list", [])
+    return min([node.lineno, *(d.lineno for d in decorators)])
+
+
+def _mark_deletable(entries: Iterable[_Entry], texts: Sequence[bytes], nonlocals: set[str]) -> None:
+    for entry in entries:
+        if _deletable(entry, texts, nonlocals):
+            entry.stmt = _make_stmt(entry, texts)
+
+
+def _deletable(entry: _Entry, texts: Sequence[bytes], nonlocals: set[str]) -> bool:
+    node = entry.node
+    if entry.clause or _is_future_import(node):
+        return False
+    if not (_starts_logical_line(entry, texts) and _ends_logical_line(node, texts)):
+        return False
+    # Deleting the only binding a nested ``nonlocal`` refers to is a compile-time error.
+    return not (entry.in_function and nonlocals and _own_bindings(node) & nonlocals)
+
+
+def _is_future_import(node: ast.stmt) -> bool:
+    return isinstance(node, ast.ImportFrom) and node.module == "__future__" and node.level == 0
+
+
+def _starts_logical_line(entry: _Entry, texts: Sequence[bytes]) -> bool:
+    node = entry.node
+    first = texts[entry.start - 1]
+    decorators: list[ast.expr] = getattr(node, "decorator_list", [])
+    if decorators:
+        head = decorators[0]
+        prefix = first[: head.col_offset] if head.lineno == entry.start else b"?"
+        alone = _DECORATOR_PREFIX.fullmatch(prefix) is not None
+    else:
+        alone = not first[: node.col_offset].strip(_BLANK)
+    # A backslash may also end a comment; treating that as a continuation only costs a candidate.
+    continued = entry.start > 1 and texts[entry.start - 2].endswith(b"\\")
+    return alone and not continued
+
+
+def _ends_logical_line(node: ast.stmt, texts: Sequence[bytes]) -> bool:
+    if node.end_lineno is None or node.end_col_offset is None:
+        return False
+    rest = texts[node.end_lineno - 1][node.end_col_offset :].lstrip(_BLANK)
+    # A lone trailing semicolon ends the statement without starting another one.
+    if rest.startswith(b";"):
+        rest = rest[1:].lstrip(_BLANK)
+    return not rest or rest.startswith(b"#")
+
+
+def _nonlocal_names(tree: ast.Module) -> set[str]:
+    return {name for node in ast.walk(tree) if isinstance(node, ast.Nonlocal) for name in node.names}
+
+
+def _own_bindings(root: ast.stmt) -> set[str]:
+    """Names ``root`` may bind in its own scope (over-approximated: class bodies count)."""
+    names: set[str] = set()
+    stack: list[ast.AST] = [root]
+    while stack:
+        node = stack.pop()
+        names.update(_bound_by(node))
+        stack.extend(_same_scope_children(node))
+    return names
+
+
+def _same_scope_children(node: ast.AST) -> list[ast.AST]:
+    # Function bodies are scopes of their own; their defaults and decorators are not.
+    if isinstance(node, _FUNCTIONS):
+        return [*node.decorator_list, node.args, *([node.returns] if node.returns else [])]
+    if isinstance(node, ast.Lambda):
+        return [node.args]
+    return list(ast.iter_child_nodes(node))
+
+
+def _bound_by(node: ast.AST) -> list[str]:
+    if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store | ast.Del):
+        return [node.id]
+    if isinstance(node, _DEFINITIONS):
+        return [node.name]
+    if isinstance(node, ast.alias) and node.name != "*":
+        return [node.asname or node.name.split(".")[0]]
+    if isinstance(node, ast.ExceptHandler | ast.MatchAs | ast.MatchStar):
+        return [node.name] if node.name else []
+    if isinstance(node, ast.MatchMapping):
+        return [node.rest] if node.rest else []
+    return []
+
+
+def _guard_cookies(entries: Sequence[_Entry], texts: Sequence[bytes]) -> None:
+    """Keep every comment that looks like an encoding cookie off lines 1 and 2.
+
+    There it would start to decide how the file is decoded.  A cookie-like line
+    is safe when two lines before it always survive; otherwise nothing before it
+    may be deleted.
+    """
+    risky = [number for number, text in enumerate(texts, start=1) if _COOKIE_LIKE.match(text)]
+    if not risky:
+        return
+    fixed_before = _fixed_lines_before(entries, len(texts))
+    for line in risky:
+        # Lines no statement covers always stay, and so do the first lines of the
+        # statements around ``line`` as long as ``line`` itself stays.
+        heads = {e.start for e in entries if e.stmt is not None and e.start < line <= e.stmt.end}
+        if fixed_before[line] + len(heads) < 2:
+            for entry in entries:
+                if entry.start < line:
+                    entry.stmt = None
+
+
+def _fixed_lines_before(entries: Iterable[_Entry], count: int) -> list[int]:
+    """``result[n]``: how many of lines 1..n-1 no deletable statement covers."""
+    delta = [0] * (count + 2)
+    for entry in entries:
+        if entry.stmt is not None:
+            delta[entry.stmt.start] += 1
+            delta[entry.stmt.end + 1] -= 1
+    result = [0] * (count + 2)
+    covering = 0
+    for number in range(1, count + 1):
+        covering += delta[number]
+        result[number + 1] = result[number] + (covering == 0)
+    return result
+
+
+def _make_stmt(entry: _Entry, texts: Sequence[bytes]) -> Stmt:
+    node = entry.node
+    return Stmt(
+        start=entry.start,
+        end=_end(entry),
+        path=entry.path,
+        depth=entry.depth,
+        kind=type(node).__name__,
+        summary=_summary(entry, texts),
+        imports=_imports_only(node),
+    )
+
+
+def _imports_only(node: ast.stmt) -> bool:
+    if isinstance(node, ast.Import | ast.ImportFrom):
+        return True
+    if isinstance(node, _IMPORT_BLOCKS):
+        body = [s for s in node.body if not isinstance(s, ast.Pass)]
+        return bool(body) and all(_imports_only(s) for s in body)
+    return False
+
+
+def _is_docstring(entry: _Entry) -> bool:
+    node = entry.node
+    if not (isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)):
+        return False
+    if not isinstance(node.value.value, str) or entry.path[-1] != 0:
+        return False
+    owner = entry.block.owner
+    return owner is None or (isinstance(owner.node, _DEFINITIONS) and entry.path[-2] == "body")
+
+
+def _summary(entry: _Entry, texts: Sequence[bytes]) -> str:
+    node = entry.node
+    if isinstance(node, ast.AsyncFunctionDef):
+        return _shorten(f"async def {node.name}")
+    if isinstance(node, ast.FunctionDef | ast.ClassDef):
+        keyword = "class" if isinstance(node, ast.ClassDef) else "def"
+        return _shorten(f"{keyword} {node.name}")
+    if _is_docstring(entry):
+        return _shorten(f'docstring """{_first_words(node)}"""')
+    text = texts[node.lineno - 1]
+    if node.end_lineno == node.lineno:
+        return _shorten(text[node.col_offset : node.end_col_offset].decode("utf-8", "replace"))
+    return _shorten(text[node.col_offset :].decode("utf-8", "replace") + " ...")
+
+
+def _first_words(node: ast.stmt) -> str:
+    value = node.value.value if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) else ""
+    lines = [line.strip() for line in str(value).splitlines() if line.strip()]
+    return lines[0] if lines else ""
+
+
+def _shorten(text: str) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= _SUMMARY_WIDTH else flat[: _SUMMARY_WIDTH - 3] + "..."
