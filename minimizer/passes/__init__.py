@@ -4,10 +4,19 @@ from __future__ import annotations
 
 from minimizer.passes.base import Pass
 from minimizer.passes.files import FilesPass
+from minimizer.passes.native_deps import NativeDepsPass
+from minimizer.passes.python_statements import PythonStatementsPass
+from minimizer.passes.strip import StripPass
 
-__all__ = ["ALL", "FilesPass", "Pass", "by_name"]
+__all__ = ["ALL", "FilesPass", "NativeDepsPass", "Pass", "PythonStatementsPass", "StripPass", "by_name"]
 
-ALL: dict[str, type] = {"files": FilesPass}
+# The default order: files first (cheap, and it shrinks what the others must look at).
+ALL: dict[str, type] = {
+    "files": FilesPass,
+    "statements": PythonStatementsPass,
+    "native": NativeDepsPass,
+    "strip": StripPass,
+}
 
 
 def by_name(names: list[str]) -> list[Pass]:
