@@ -1,9 +1,12 @@
 """Delete Python statements that unlock file removals: imports and bare calls of imported packages.
 
 Only package ``__init__.py`` files that the last passing run imported are edited, and only their
-import statements and bare calls at module level or one block deep (``else:``/``try:`` bodies):
-that is where ``from . import random`` and ``_sanity_check()`` live, and where a deletion frees
-whole files for the files pass. Deleting other statements rarely pays for its oracle runs.
+imports, bare calls, ``del`` statements and assignments at module level or one block deep
+(``else:``/``try:`` bodies): that is where ``from . import random`` and ``_sanity_check()`` live,
+and where a deletion frees whole files for the files pass. The calls, ``del`` statements and
+assignments are there because they can hold an import in place (``del Arrayterator`` needs
+``from .lib import *``); the sweep tries them, then tries the imports again. Deleting other
+statements rarely pays for its oracle runs.
 Each file keeps every other byte; an emptied block gets ``pass`` (see ``minimizer.pysource``).
 """
 
@@ -14,7 +17,8 @@ from minimizer.ddmin import sweep
 from minimizer.search import Search
 from minimizer.state import Key, State
 
-_KINDS = ("Import", "ImportFrom", "Expr")
+# Imports first (they free files), then what may hold them in place: calls, ``del``, assignments.
+_KINDS = ("Import", "ImportFrom", "Expr", "Delete", "Assign", "AugAssign")
 _DEPTHS = (0, 1)
 
 Item = tuple[Key, int]  # a file and the index of a statement in its candidate list
@@ -66,7 +70,7 @@ class PythonStatementsPass:
             chosen = tuple(s for s in found if s.kind in _KINDS and not _is_docstring(s))
             if chosen:
                 sources[key] = source
-                candidates[key] = pysource.imports_first(sorted(chosen, key=lambda s: s.start))
+                candidates[key] = tuple(sorted(chosen, key=lambda s: (_KINDS.index(s.kind) > 1, s.start)))
         return sources, candidates
 
 
