@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import platform
 import shutil
@@ -11,12 +12,15 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.tags import sys_tags
 
 from minimizer.driver import reduce_to_fixpoint
 from minimizer.errors import BudgetExhausted, InputError, OracleError, VerificationError
+from minimizer.journal import FILENAME as JOURNAL
+from minimizer.journal import Journal
 from minimizer.passes import ALL, Pass, by_name
 from minimizer.search import Budget, Checker, PassStats, Progress, Search
 from minimizer.state import State
@@ -67,6 +71,7 @@ class Result:
     removed: tuple[Removed, ...]
     oracle_runs: int
     cache_hits: int
+    resumed: int
     wall_seconds: float
     passes: Mapping[str, PassStats]
     complete: bool
@@ -90,6 +95,7 @@ def minimize(
     timeout: float | None = None,
     runtime_choice: str | None = None,
     verify: bool = True,
+    resume: bool = False,
     max_unpacked: int = DEFAULT_MAX_UNPACKED,
     progress: Callable[[Progress], None] | None = None,
 ) -> Result:
@@ -102,7 +108,10 @@ def minimize(
     the runtime cannot be installed, ``VerificationError`` when the result fails after a real
     ``pip install`` (nothing is written then). A budget or Ctrl-C (KeyboardInterrupt) ends the search
     early: the best wheel so far, every step of it oracle-checked, is still written, without the
-    final pip check; ``Result.complete`` is False and ``Result.stop_reason`` says why.
+    final pip check; ``Result.complete`` is False and ``Result.stop_reason`` says why. Every verdict
+    is journaled in the output folder until the run completes; ``resume=True`` takes the verdicts of
+    an interrupted run of the same job from there, so no oracle run is repeated and the search
+    reaches the same wheel.
     """
     started = time.monotonic()
     out = _output_dir(Path(output_dir))
@@ -111,8 +120,7 @@ def minimize(
     _check_tags(read)
     pass_list = _passes(passes)
     models = _models(oracles, inputs or {}, use_default=not checks)
-    # Only models need a runtime; a run with user checks alone installs none.
-    chosen = runtime.provide(runtime_choice or _default_runtime(read), cache) if models else None
+    chosen = _runtime(read, runtime_choice, cache) if models else None
     with Workspace(read, max_unpacked=max_unpacked) as workspace:
         judges: list[Oracle] = []
         if chosen is not None:
@@ -125,13 +133,43 @@ def minimize(
         search = Search(checker, tuple(keep))
         original = workspace.original()
         _reference(workspace, judges, checker, original, timeout)
-        _must_fail_empty(search, original)
-        final, complete, reason = _search(original, pass_list, search)
-        result_paths, verified = _write(workspace, final, judges, chosen, out, verify and complete)
+        header = _job(read, models, checks, pass_list, keep)
+        with Journal(out / JOURNAL, header, resume=resume) as checker.journal:
+            _must_fail_empty(search, original)
+            final, complete, reason = _search(original, pass_list, search)
+            result_paths, verified = _write(workspace, final, judges, chosen, out, verify and complete)
+            if complete:
+                checker.journal.discard()
         result = _result(
             workspace, original, final, result_paths, checker, started, complete, reason, verified, chosen
         )
     return result
+
+
+def _job(
+    wheels: Sequence[Wheel],
+    models: Sequence[Model],
+    checks: Sequence[str],
+    passes: Sequence[Pass],
+    keep: Sequence[str],
+) -> dict[str, Any]:
+    """What a journal must match to be resumed: the same inputs, oracles and search settings."""
+    return {
+        "wheels": [_sha256(w.path) for w in wheels],
+        "models": [_sha256(m.path) for m in models],
+        "samples": [[sorted(s) for s in m.samples] for m in models],
+        "checks": list(checks),
+        "passes": [p.name for p in passes],
+        "keep": list(keep),
+    }
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def _output_dir(path: Path) -> Path:
@@ -186,6 +224,14 @@ def _models(
     if by_model:
         raise InputError(f"sample inputs given for {next(iter(by_model))}, which is not an --oracle model")
     return models
+
+
+def _runtime(wheels: Sequence[Wheel], choice: str | None, cache: Path) -> runtime.Runtime:
+    """The runtime models run on: one of the input wheels if it is one (it is minimized too)."""
+    given = [w for w in wheels if runtime.is_runtime(w.path.name)]
+    if given and choice is None:
+        return runtime.install(given[0].path, cache, itself=False)
+    return runtime.provide(choice or _default_runtime(wheels), cache)
 
 
 def _default_runtime(wheels: Sequence[Wheel]) -> str:
@@ -248,7 +294,9 @@ def _verify(
     wheels: Sequence[Path], judges: Sequence[Oracle], chosen: runtime.Runtime | None, scratch: Path
 ) -> None:
     with fresh_venv(scratch) as python:
-        pip.install_venv(python, [*wheels, *([chosen.wheel] if chosen is not None else [])])
+        staged = {w.name for w in wheels}
+        runtime_wheels = [chosen.wheel] if chosen is not None and chosen.wheel.name not in staged else []
+        pip.install_venv(python, [*wheels, *runtime_wheels], deps=chosen.dependencies if chosen else ())
         for judge in judges:
             verdict = judge.check_installed(python, timeout=VERIFY_TIMEOUT)
             if not verdict.passed:
@@ -290,6 +338,7 @@ def _result(
         _removed(workspace, original, final),
         checker.runs,
         checker.cache_hits,
+        checker.resumed,
         time.monotonic() - started,
         dict(checker.per_pass),
         complete,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import sys
@@ -11,9 +12,14 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING, Any
 
+from minimizer import gate, markdown
 from minimizer.errors import BudgetExhausted, InputError, OracleError, VerificationError, WheelDdminError
 from minimizer.passes import ALL
+
+if TYPE_CHECKING:
+    from minimizer.api import Result
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -97,7 +103,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="stop the search after N oracle runs (best so far is kept)",
     )
     add("--max-seconds", type=_positive_float, metavar="S", help="stop the search after S seconds")
+    add("--budget", metavar="SIZE", help="exit 1 when the output wheels total more than SIZE (3MB, 2.5MiB)")
+    add("--baseline", metavar="FILE.json", help="exit 1 when the output grew since this earlier report")
+    add(
+        "--tolerance",
+        default="1%",
+        metavar="PCT",
+        help="growth allowed against --baseline (default: %(default)s)",
+    )
+    add("--summary", metavar="FILE.md", help="write a Markdown summary (and FILE.svg, a size picture)")
     add("--no-verify", action="store_true", help="skip the final pip install check")
+    add(
+        "--resume",
+        action="store_true",
+        help="continue an interrupted run of the same job from the journal in the output folder",
+    )
     add("--quiet", action="store_true", help="no progress bar")
     add("--debug", action="store_true", help="show tracebacks")
     return parser
@@ -163,12 +183,29 @@ def _exit_code(error: WheelDdminError) -> int:
     return EXIT_FAILED
 
 
+def _gates(args: argparse.Namespace) -> tuple[int | None, dict[str, Any] | None, float]:
+    """Parse the gate options before the long run, so a typo fails at once."""
+    budget = gate.parse_size(args.budget) if args.budget else None
+    baseline = None
+    if args.baseline:
+        try:
+            baseline = json.loads(Path(args.baseline).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as error:
+            raise InputError(f"cannot read baseline {args.baseline}: {error}") from error
+    try:
+        tolerance = float(args.tolerance.rstrip("%")) / 100.0
+    except ValueError as error:
+        raise InputError(f"--tolerance wants a percentage such as 1%, got {args.tolerance!r}") from error
+    return budget, baseline, tolerance
+
+
 def _run(args: argparse.Namespace) -> int:
     from minimizer import api, report
     from minimizer.progress import ProgressBar
     from minimizer.search import Budget
     from minimizer.summary import text_summary
 
+    budget, baseline, tolerance = _gates(args)
     with ProgressBar(enabled=not args.quiet) as bar:
         try:
             result = api.minimize(
@@ -184,15 +221,38 @@ def _run(args: argparse.Namespace) -> int:
                 timeout=args.timeout,
                 runtime_choice=args.runtime,
                 verify=not args.no_verify,
+                resume=args.resume,
                 progress=bar.update,
             )
         except KeyboardInterrupt:
             bar.close()
             raise
+    data = report.as_dict(result)
+    problems = gate.over_budget(data, budget) if budget is not None else []
+    problems += gate.regressions(data, baseline, tolerance) if baseline is not None else []
     if args.report:
-        report.write_json(Path(args.report), report.as_dict(result))
+        report.write_json(Path(args.report), data)
+    if args.summary:
+        _write_summary(Path(args.summary), data, problems, result)
     print(text_summary(result))
-    return EXIT_INTERRUPTED if result.stop_reason == api.INTERRUPTED else EXIT_OK
+    for problem in problems:
+        print(f"wheel-ddmin: regression: {problem}", file=sys.stderr)
+    if result.stop_reason == api.INTERRUPTED:
+        return EXIT_INTERRUPTED
+    return EXIT_FAILED if problems else EXIT_OK
+
+
+def _write_summary(path: Path, data: dict[str, Any], problems: list[str], result: Result) -> None:
+    from minimizer import report
+
+    picture = None
+    first = result.wheels[0].output
+    if first is not None:
+        picture_path = path.with_suffix(".svg")
+        rows = markdown.remaining_by_package(first)
+        report.write_text(picture_path, markdown.svg(rows, f"What remains of {first.name}"))
+        picture = picture_path.name
+    report.write_text(path, markdown.summary(data, problems, picture))
 
 
 @contextmanager
@@ -214,3 +274,5 @@ def _sigterm_as_interrupt() -> Iterator[None]:
 
 def console() -> None:
     sys.exit(main())
+if __name__ == "__main__":
+    console()

@@ -24,6 +24,7 @@ def as_dict(result: Result) -> dict[str, Any]:
         "wheels": wheels,
         "oracle_runs": result.oracle_runs,
         "cache_hits": result.cache_hits,
+        "resumed_verdicts": result.resumed,
         "wall_seconds": round(result.wall_seconds, 3),
         "complete": result.complete,
         "stop_reason": result.stop_reason,
@@ -75,12 +76,15 @@ def _sha256(path: Path) -> str:
 
 def write_json(path: Path, data: dict[str, Any]) -> None:
     """Temp file beside the target, then rename: a reader never sees half a report."""
+    write_text(path, json.dumps(data, indent=2) + "\n")
+
+
+def write_text(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=2)
-            handle.write("\n")
+            handle.write(text)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

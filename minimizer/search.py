@@ -16,6 +16,7 @@ from typing import TypeVar
 
 from minimizer.ddmin import FirstPassing
 from minimizer.errors import BudgetExhausted, OracleError
+from minimizer.journal import Journal, state_digest
 from minimizer.state import Key, State
 from minimizer.wheelfile import is_license
 from minimizer.workspace import Workspace
@@ -70,6 +71,8 @@ class Checker:
     pass_name: str = "start"
     per_pass: dict[str, PassStats] = field(default_factory=dict)
     best: State | None = None
+    journal: Journal | None = None
+    resumed: int = 0  # verdicts taken from the journal of an interrupted run
     _cache: dict[State, Verdict] = field(default_factory=dict)
     _started: float = field(default_factory=time.monotonic)
     _unresolved_in_a_row: int = 0
@@ -96,9 +99,19 @@ class Checker:
             self.cache_hits += 1
             self.stats().cache_hits += 1
             return cached
+        digest = state_digest(state) if self.journal is not None else ""
+        if self.journal is not None and digest in self.journal.known:
+            verdict = self.journal.known[digest]
+            self._cache[state] = verdict
+            self.resumed += 1
+            if verdict.passed:
+                self._consider_best(state)
+            return verdict
         self._check_budget()
         verdict = self._run(state)
         self._cache[state] = verdict
+        if self.journal is not None:
+            self.journal.record(digest, verdict)
         self.runs += 1
         self.stats().runs += 1
         self._note_unresolved(verdict)

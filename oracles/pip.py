@@ -33,15 +33,23 @@ def download(requirement: str, dest: Path, *, python: str = sys.executable) -> P
 
 def install_target(wheels: Sequence[Path], target: Path, *, deps: Sequence[str] = ()) -> None:
     """Install wheels without their dependencies (plus the named ones, with theirs) into a folder."""
-    result = _pip(["install", "--no-deps", "--no-compile", "--target", str(target), *map(str, wheels)])
+    result = harness.Completed(0, b"", b"", 0.0)
+    if wheels:
+        result = _pip(["install", "--no-deps", "--no-compile", "--target", str(target), *map(str, wheels)])
     if result.returncode == 0 and deps:
         result = _pip(["install", "--no-compile", "--target", str(target), *deps])
     if result.returncode != 0:
-        raise OracleError(f"cannot install {', '.join(w.name for w in wheels)}: {result.last_error_line()}")
+        what = ", ".join([w.name for w in wheels] + list(deps))
+        raise OracleError(f"cannot install {what}: {result.last_error_line()}")
 
 
-def install_venv(venv_python: Path, wheels: Sequence[Path]) -> None:
-    """A real ``pip install --no-deps`` of the given wheels into an existing venv."""
+def install_venv(venv_python: Path, wheels: Sequence[Path], *, deps: Sequence[str] = ()) -> None:
+    """A real ``pip install --no-deps`` of the given wheels into an existing venv, then ``deps``.
+
+    The wheels go first: pip then keeps the numpy they bring when a dependency also asks for one.
+    """
     result = _pip(["install", "--no-deps", "--no-index", *map(str, wheels)], python=str(venv_python))
+    if result.returncode == 0 and deps:
+        result = _pip(["install", *deps], python=str(venv_python))
     if result.returncode != 0:
         raise OracleError(f"pip install failed: {result.last_error_line()}")

@@ -34,6 +34,7 @@ class Runtime:
     module: str
     wheel: Path
     tree: Path
+    dependencies: tuple[str, ...] = ()  # requirements besides numpy, installed beside the runtime
 
 
 def cache_root() -> Path:
@@ -66,21 +67,32 @@ def provide(choice: str, cache: Path) -> Runtime:
     return install(wheel, cache)
 
 
-def install(wheel: Path, cache: Path) -> Runtime:
-    """Install a runtime wheel and its dependencies, never numpy, into a cached folder."""
+def is_runtime(wheel_name: str) -> bool:
+    return parse_wheel_filename(wheel_name)[0] in MODULES
+
+
+def install(wheel: Path, cache: Path, *, itself: bool = True) -> Runtime:
+    """Install a runtime wheel and its dependencies, never numpy, into a cached folder.
+
+    ``itself=False`` installs the dependencies alone: the runtime is then one of the wheels being
+    minimized, and the candidate tree brings it.
+    """
     name, version, _, _ = parse_wheel_filename(wheel.name)
     module = MODULES.get(name)
     if module is None:
         raise InputError(f"{wheel.name} is not a known TensorFlow Lite runtime")
-    tree = cache / "runtimes" / wheel.name.removesuffix(".whl")
+    suffix = "" if itself else "-dependencies"
+    tree = cache / "runtimes" / (wheel.name.removesuffix(".whl") + suffix)
+    dependencies = tuple(_dependencies_but_numpy(wheel))
     if not (tree / ".complete").exists():
         shutil.rmtree(tree, ignore_errors=True)
-        pip.install_target([wheel], tree, deps=_dependencies_but_numpy(wheel))
+        tree.mkdir(parents=True)
+        pip.install_target([wheel] if itself else [], tree, deps=dependencies)
         # A dependency may still have pulled numpy in; the candidate must be the only numpy in sight.
         for stray in [tree / "numpy", *tree.glob("numpy-*.dist-info"), tree / "numpy.libs"]:
             shutil.rmtree(stray, ignore_errors=True)
         (tree / ".complete").write_text("")
-    return Runtime(str(name), str(version), module, wheel, tree)
+    return Runtime(str(name), str(version), module, wheel, tree, dependencies)
 
 
 def _cached_download(requirement: str, dest: Path) -> Path:

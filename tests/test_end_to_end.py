@@ -66,3 +66,19 @@ def test_unusable_models_are_one_line_input_errors(
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0], err
     assert not (tmp_path / "o").exists() or not any((tmp_path / "o").iterdir())
+
+
+def test_user_inputs_are_fed_to_the_model(
+    numpy_wheel: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Token ids out of the embedding table's range must reach the runtime, which then refuses them."""
+    np = pytest.importorskip("numpy")
+    model = FIXTURES / "embedding.tflite"
+    good, bad = tmp_path / "good.npz", tmp_path / "bad.npz"
+    np.savez(good, token_ids=np.array([[0, 1, 2, 3, 15]], dtype=np.int32))
+    np.savez(bad, token_ids=np.array([[0, 1, 2, 3, 16]], dtype=np.int32))
+    base = [str(numpy_wheel), "--oracle", str(model), "--passes", "files", "--max-runs", "3", "--no-verify"]
+    assert cli.main([*base, "--inputs", f"{model}={good}", "-o", str(tmp_path / "g"), "--quiet"]) == 0
+    capsys.readouterr()
+    assert cli.main([*base, "--inputs", f"{model}={bad}", "-o", str(tmp_path / "b"), "--quiet"]) == 2
+    assert "gather index out of bounds" in capsys.readouterr().err
