@@ -24,7 +24,9 @@ _BLOCK_FIELDS = ("body", "orelse", "finalbody")
 _SUMMARY_WIDTH = 72
 _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
 _DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
-_IMPORT_BLOCKS = (ast.If, ast.Try, ast.TryStar, ast.With, ast.AsyncWith)
+# ``except*`` (ast.TryStar) is new in Python 3.11, and the project still supports 3.10.
+_TRIES = tuple(getattr(ast, name) for name in ("Try", "TryStar") if hasattr(ast, name))
+_IMPORT_BLOCKS = (ast.If, ast.With, ast.AsyncWith, *_TRIES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -267,8 +269,8 @@ def _child_blocks(node: ast.stmt) -> Iterator[tuple[StmtPath, list[ast.stmt]]]:
         value: object = getattr(node, name, None)
         if isinstance(value, list) and value:
             yield (name,), [s for s in value if isinstance(s, ast.stmt)]
-    if isinstance(node, ast.Try | ast.TryStar):
-        for index, handler in enumerate(node.handlers):
+    if isinstance(node, _TRIES):
+        for index, handler in enumerate(getattr(node, "handlers", ())):
             if isinstance(handler, ast.ExceptHandler):
                 yield ("handlers", index, "body"), handler.body
     if isinstance(node, ast.Match):
@@ -417,7 +419,7 @@ def _imports_only(node: ast.stmt) -> bool:
     if isinstance(node, ast.Import | ast.ImportFrom):
         return True
     if isinstance(node, _IMPORT_BLOCKS):
-        body = [s for s in node.body if not isinstance(s, ast.Pass)]
+        body = [s for s in getattr(node, "body", ()) if not isinstance(s, ast.Pass)]
         return bool(body) and all(_imports_only(s) for s in body)
     return False
 

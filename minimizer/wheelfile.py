@@ -87,7 +87,11 @@ def read_wheel(path: Path, *, max_unpacked: int = DEFAULT_MAX_UNPACKED) -> Wheel
             _check_members(path, infos, max_unpacked)
             dist_info = _check_metadata(path, archive)
             _check_record(path, archive)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError) as error:
+    except InputError:
+        raise
+    # zipfile reports corrupt headers in several ways: an unknown version or compression
+    # method (NotImplementedError), an undecodable name (UnicodeDecodeError), bad fields.
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, NotImplementedError, ValueError) as error:
         raise InputError(f"{path.name} is not a valid zip archive: {error}") from error
     except OSError as error:
         raise InputError(f"cannot read {path}: {error}") from error

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import struct
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,19 +27,25 @@ def read_npz(path: Path) -> dict[str, Array]:
     """Arrays of an ``.npz`` by key (``x.npy`` is key ``x``)."""
     try:
         with zipfile.ZipFile(path) as archive:
-            return {
+            arrays = {
                 name.removesuffix(".npy"): _parse_npy(archive.read(name), f"{path}:{name}")
                 for name in archive.namelist()
                 if name.endswith(".npy")
             }
-    except (OSError, zipfile.BadZipFile) as error:
+    except InputError:
+        raise
+    # A corrupt archive shows as any of these, depending on which header or stream is broken.
+    except (OSError, zipfile.BadZipFile, zlib.error, NotImplementedError, ValueError, EOFError) as error:
         raise InputError(f"cannot read sample inputs {path}: {error}") from error
+    if not arrays:
+        raise InputError(f"{path} holds no arrays")
+    return arrays
 
 
 def _parse_npy(blob: bytes, where: str) -> Array:
-    if not blob.startswith(_MAGIC) or len(blob) < 10:
+    major = blob[6] if len(blob) > 6 else 0
+    if not blob.startswith(_MAGIC) or len(blob) < (10 if major == 1 else 12):
         raise InputError(f"{where} is not an .npy array")
-    major = blob[6]
     if major == 1:
         (length,) = struct.unpack("<H", blob[8:10])
         start = 10
@@ -52,4 +59,15 @@ def _parse_npy(blob: bytes, where: str) -> Array:
         raise InputError(f"{where} has an unreadable .npy header") from error
     if fortran or not isinstance(descr, str) or "O" in descr:
         raise InputError(f"{where}: only C-ordered plain arrays are supported as inputs")
-    return Array(descr, shape, blob[start + length :])
+    data = blob[start + length :]
+    if not all(isinstance(d, int) and d >= 0 for d in shape) or len(data) != _nbytes(descr, shape):
+        raise InputError(f"{where}: its data does not match its header (dtype {descr}, shape {shape})")
+    return Array(descr, shape, data)
+
+
+def _nbytes(descr: str, shape: tuple[int, ...]) -> int:
+    digits = "".join(c for c in descr if c.isdigit())
+    count = 1
+    for dim in shape:
+        count *= dim
+    return count * int(digits or 0)

@@ -10,6 +10,7 @@ import json
 import json.decoder
 import random
 import re
+import sys
 import typing
 from collections.abc import Sequence
 from pathlib import Path
@@ -24,6 +25,7 @@ from minimizer.pysource import Stmt, delete, docstrings, imports_first, statemen
 PASS_LINE = re.compile(rb"[ \t\f]*pass(?:\r\n|\n|\r)?")
 BOM = b"\xef\xbb\xbf"
 MAX_DEPTH = 6
+HAS_EXCEPT_STAR = sys.version_info >= (3, 11)
 
 NUMPY_INIT = b'''\
 """
@@ -96,7 +98,7 @@ SNIPPETS: dict[str, bytes] = {
     "try_blocks": (
         b"try:\n    import json\n    x = 1\nexcept ImportError:\n    json = None\n"
         b"except (KeyError, ValueError) as exc:\n    print(exc)\nelse:\n    y = 2\n"
-        b"finally:\n    z = 3\n\ntry:\n    a = 1\nexcept* ValueError:\n    b = 2\n"
+        b"finally:\n    z = 3\n"
     ),
     "match": (
         b"def m(cmd):\n    match cmd:\n        case [x, *rest]:\n            print(x)\n"
@@ -148,6 +150,7 @@ SNIPPETS: dict[str, bytes] = {
         b"def f():\n# a comment at column 0\n    x = 1\n        # deeper comment\n"
         b"    y = 2\n\n    # trailing comment\n\n\nz = 3\n"
     ),
+    **({"try_star": b"try:\n    a = 1\nexcept* ValueError:\n    b = 2\n"} if HAS_EXCEPT_STAR else {}),
     "empty": b"",
     "only_comments": b"# nothing here\n\n",
 }
@@ -320,13 +323,13 @@ HEADERS = [
     (["for i in r:"], []),
     (["with m as n:"], []),
     (["try:"], ["except ValueError:", "finally:"]),
-    (["try:"], ["except* KeyError:"]),
     (["try:"], ["except KeyError as e:", "else:"]),
     (["def f(p):"], []),
     (["async def g():"], []),
     (["class K:"], []),
     (["@deco", "# comment", "def h():"], []),
     (["match v:"], []),
+    *([(["try:"], ["except* KeyError:"])] if HAS_EXCEPT_STAR else []),
 ]
 
 
@@ -445,8 +448,14 @@ def test_emptied_blocks_get_pass_with_block_indentation() -> None:
     assert result == (
         b"try:\n    pass\nexcept ImportError:\n    pass\n"
         b"except (KeyError, ValueError) as exc:\n    pass\nelse:\n    pass\n"
-        b"finally:\n    pass\n\ntry:\n    pass\nexcept* ValueError:\n    pass\n"
+        b"finally:\n    pass\n"
     )
+
+
+@pytest.mark.skipif(not HAS_EXCEPT_STAR, reason="except* needs Python 3.11")
+def test_except_star_bodies_get_pass() -> None:
+    source = SNIPPETS["try_star"]
+    assert delete(source, statements(source, 1)) == b"try:\n    pass\nexcept* ValueError:\n    pass\n"
 
 
 def test_crlf_lone_cr_and_missing_final_newline() -> None:
