@@ -274,5 +274,7 @@ def _sigterm_as_interrupt() -> Iterator[None]:
 
 def console() -> None:
     sys.exit(main())
+
+
 if __name__ == "__main__":
     console()
