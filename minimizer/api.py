@@ -186,7 +186,7 @@ def _wheel_path(spec: str | Path, cache: Path) -> Path:
         Requirement(text)
     except InvalidRequirement as error:
         raise InputError(f"{text!r} is neither a wheel path nor a requirement: {error}") from error
-    return pip.download(text, cache / "wheels")
+    return runtime.cached_download(text, cache / "wheels")
 
 
 def _check_tags(wheels: Sequence[Wheel]) -> None:

@@ -11,6 +11,7 @@ from email.parser import Parser
 from pathlib import Path
 
 from packaging.requirements import Requirement
+from packaging.tags import sys_tags
 from packaging.utils import canonicalize_name, parse_wheel_filename
 from packaging.version import Version
 
@@ -61,7 +62,7 @@ def provide(choice: str, cache: Path) -> Runtime:
         if not wheel.is_file():
             raise InputError(f"runtime wheel not found: {choice}")
     elif choice in KNOWN:
-        wheel = _cached_download(KNOWN[choice][0], cache / "wheels")
+        wheel = cached_download(KNOWN[choice][0], cache / "wheels")
     else:
         raise InputError(f"unknown runtime {choice!r}: use tflite-runtime, ai-edge-litert or a .whl")
     return install(wheel, cache)
@@ -95,12 +96,15 @@ def install(wheel: Path, cache: Path, *, itself: bool = True) -> Runtime:
     return Runtime(str(name), str(version), module, wheel, tree, dependencies)
 
 
-def _cached_download(requirement: str, dest: Path) -> Path:
+def cached_download(requirement: str, dest: Path) -> Path:
+    """A pinned requirement's wheel from the cache when it is there; else a download."""
     req = Requirement(requirement)
     pinned = [s.version for s in req.specifier if s.operator == "=="]
+    supported = set(sys_tags())
     for candidate in sorted(dest.glob("*.whl")) if pinned else ():
-        name, version, _, _ = parse_wheel_filename(candidate.name)
-        if name == canonicalize_name(req.name) and str(version) == pinned[0]:
+        name, version, _, tags = parse_wheel_filename(candidate.name)
+        fits = name == canonicalize_name(req.name) and Version(pinned[0]) == version
+        if fits and tags & supported:
             return candidate
     return pip.download(requirement, dest)
 
