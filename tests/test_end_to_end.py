@@ -82,3 +82,21 @@ def test_user_inputs_are_fed_to_the_model(
     capsys.readouterr()
     assert cli.main([*base, "--inputs", f"{model}={bad}", "-o", str(tmp_path / "b"), "--quiet"]) == 2
     assert "gather index out of bounds" in capsys.readouterr().err
+
+
+def test_numpy_2_with_ai_edge_litert(tmp_path: Path) -> None:
+    """numpy 2.x (numpy/_core, scipy-openblas) picks ai-edge-litert by default and minimizes."""
+    wheel = download("numpy==2.4.6", runtimes.cache_root() / "wheels")
+    out, report = tmp_path / "out", tmp_path / "report.json"
+    argv = [
+        str(wheel),
+        "--oracle",
+        str(FIXTURES / "tiny_fc.tflite"),
+        "--oracle",
+        str(FIXTURES / "multi_dtype.tflite"),
+    ]
+    assert cli.main([*argv, "-o", str(out), "--report", str(report), "--passes", "files", "--quiet"]) == 0
+    data = json.loads(report.read_text())
+    assert data["environment"]["runtime"].startswith("ai-edge-litert==")
+    assert data["verified"] is True
+    assert data["output"]["size_bytes"] < data["input"]["size_bytes"]
