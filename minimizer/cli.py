@@ -168,11 +168,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("wheel-ddmin: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except WheelDdminError as error:
+    except (WheelDdminError, OSError) as error:
+        # OSError: the machine, not the input (disk full, permissions): one line, exit 1.
         if args.debug:
             traceback.print_exc()
         print(f"wheel-ddmin: error: {' '.join(str(error).split())}", file=sys.stderr)
-        return _exit_code(error)
+        return _exit_code(error) if isinstance(error, WheelDdminError) else EXIT_FAILED
 
 
 def _exit_code(error: WheelDdminError) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -142,3 +143,26 @@ def test_isolated_from_host_site_packages(wheel_factory: Callable[..., Path], tm
     # With site-packages hidden, the original itself cannot import pytest: a clear input error.
     assert code == 2, "host site-packages leaked into the check"
     assert sys.executable
+
+
+def test_a_hanging_candidate_is_killed_and_fails(wheel_factory: Callable[..., Path], tmp_path: Path) -> None:
+    """Without its marker module the check hangs: the timeout must kill it and count a failure."""
+    files = {
+        "hang/__init__.py": "",
+        "hang/marker.py": "",
+        "hang/unused.py": "",
+    }
+    wheel = wheel_factory(files, name="hang")
+    check = (
+        'python -c "import time, importlib.util as u; '
+        "u.find_spec('hang.marker') or time.sleep(300); print('ok')\""
+    )
+    started = time.monotonic()
+    out = tmp_path / "o"
+    code = cli.main(
+        [str(wheel), "--check", check, "-o", str(out), "--timeout", "2", "--jobs", "1", "--quiet"]
+    )
+    assert code == 0
+    assert time.monotonic() - started < 120
+    assert "hang/marker.py" in _members(out / wheel.name)
+    assert "hang/unused.py" not in _members(out / wheel.name)
