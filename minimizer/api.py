@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import platform
 import shutil
@@ -24,7 +23,7 @@ from minimizer.journal import Journal
 from minimizer.passes import ALL, Pass, by_name
 from minimizer.search import Budget, Checker, PassStats, Progress, Search
 from minimizer.state import State
-from minimizer.wheelfile import DEFAULT_MAX_UNPACKED, Wheel, read_wheel
+from minimizer.wheelfile import DEFAULT_MAX_UNPACKED, Wheel, file_sha256, read_wheel
 from minimizer.workspace import Workspace
 from oracles import pip, runtime
 from oracles.command import CommandOracle
@@ -155,21 +154,13 @@ def _job(
 ) -> dict[str, Any]:
     """What a journal must match to be resumed: the same inputs, oracles and search settings."""
     return {
-        "wheels": [_sha256(w.path) for w in wheels],
-        "models": [_sha256(m.path) for m in models],
+        "wheels": [file_sha256(w.path) for w in wheels],
+        "models": [file_sha256(m.path) for m in models],
         "samples": [[sorted(s) for s in m.samples] for m in models],
         "checks": list(checks),
         "passes": [p.name for p in passes],
         "keep": list(keep),
     }
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _output_dir(path: Path) -> Path:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import tempfile
@@ -10,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from minimizer.api import Result, WheelResult
+from minimizer.wheelfile import file_sha256
 
 SCHEMA_VERSION = 1
 
@@ -54,24 +54,16 @@ def _wheel(wheel: WheelResult) -> dict[str, Any]:
             "size_bytes": wheel.input_bytes,
             "installed_bytes": wheel.input_installed_bytes,
             "files": wheel.input_files,
-            "sha256": _sha256(wheel.input),
+            "sha256": file_sha256(wheel.input),
         },
         "output": {
             "path": str(wheel.output) if wheel.output else None,
             "size_bytes": wheel.output_bytes,
             "installed_bytes": wheel.output_installed_bytes,
             "files": wheel.output_files,
-            "sha256": _sha256(wheel.output) if wheel.output else None,
+            "sha256": file_sha256(wheel.output) if wheel.output else None,
         },
     }
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def write_json(path: Path, data: dict[str, Any]) -> None:

@@ -13,13 +13,12 @@ import hashlib
 import io
 import os
 import posixpath
-import shutil
 import stat
 import tempfile
 import zipfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from installer.records import Hash, RecordEntry
@@ -54,6 +53,11 @@ class Wheel:
     tags: frozenset[Tag]
     dist_info: str
     members: tuple[Member, ...]
+    _index: Mapping[str, Member] = field(default_factory=dict, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        # Sizes are looked up per member on every candidate: index them once.
+        object.__setattr__(self, "_index", {member.path: member for member in self.members})
 
     @property
     def size_bytes(self) -> int:
@@ -64,10 +68,7 @@ class Wheel:
         return sum(member.size for member in self.members)
 
     def member(self, path: str) -> Member:
-        return self._by_path()[path]
-
-    def _by_path(self) -> dict[str, Member]:
-        return {member.path: member for member in self.members}
+        return self._index[path]
 
     def is_metadata(self, path: str) -> bool:
         return path.startswith(self.dist_info + "/")
@@ -154,6 +155,15 @@ def extract(wheel: Wheel, dest: Path, *, max_unpacked: int = DEFAULT_MAX_UNPACKE
             os.chmod(target, member.mode)
 
 
+def file_sha256(path: Path) -> str:
+    """Hex digest of a file, read in chunks (wheels can be large)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 def record_row(path: str, data: bytes) -> tuple[str, str, str]:
     digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
     row = RecordEntry(path, Hash("sha256", digest), len(data)).to_row()
@@ -223,14 +233,6 @@ def tree_path(path: str) -> str | None:
         scheme, _, inner = rest.partition("/")
         return inner if scheme in ("purelib", "platlib") and inner else None
     return path
-
-
-def copy_wheel(source: Path, dest: Path) -> Path:
-    """Copy a wheel atomically (used when nothing could be removed)."""
-    final = dest / source.name
-    with _atomic(final) as handle, open(source, "rb") as original:
-        shutil.copyfileobj(original, handle)
-    return final
 
 
 def is_license(path: str) -> bool:
