@@ -45,12 +45,19 @@ class CommandOracle:
         return harness.run([*shell, self.command], timeout=timeout, env=env, cwd=self._cwd)
 
     def reference(self, tree: Path) -> Verdict:
-        done = self._run([str(tree), *self._runtime_paths], REFERENCE_TIMEOUT)
-        if done.returncode != 0:
-            detail = done.last_error_line() or f"exit code {done.returncode}"
-            raise OracleError(f"check {self.command!r} fails with the original wheel: {detail}")
-        self._expected = done.stdout
-        return Verdict(Outcome.PASS, "reference", done.seconds)
+        """Run the check twice on the original: it must pass, and print the same both times."""
+        runs = [self._run([str(tree), *self._runtime_paths], REFERENCE_TIMEOUT) for _ in range(2)]
+        for done in runs:
+            if done.returncode != 0:
+                detail = done.last_error_line() or f"exit code {done.returncode}"
+                raise OracleError(f"check {self.command!r} fails with the original wheel: {detail}")
+        if runs[0].stdout != runs[1].stdout:
+            raise OracleError(
+                f"check {self.command!r} prints different output on two runs of the original "
+                "(nondeterministic): nothing could be compared"
+            )
+        self._expected = runs[0].stdout
+        return Verdict(Outcome.PASS, "reference", runs[0].seconds)
 
     def check(self, tree: Path, *, timeout: float) -> Verdict:
         return self._judge(self._run([str(tree), *self._runtime_paths], timeout))

@@ -166,3 +166,11 @@ def test_a_hanging_candidate_is_killed_and_fails(wheel_factory: Callable[..., Pa
     assert time.monotonic() - started < 120
     assert "hang/marker.py" in _members(out / wheel.name)
     assert "hang/unused.py" not in _members(out / wheel.name)
+
+
+def test_a_nondeterministic_check_is_refused(
+    toy_wheel: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    check = 'python -c "import os, toypkg; print(os.urandom(8).hex())"'
+    assert cli.main([str(toy_wheel), "--check", check, "-o", str(tmp_path / "o"), "--quiet"]) == 2
+    assert "nondeterministic" in capsys.readouterr().err
