@@ -60,6 +60,7 @@ class Removed:
     path: str
     bytes_saved: int
     edited: bool = False
+    detail: str = ""  # for an edit: what changed ("12 lines deleted", "shared object rewritten")
 
 
 @dataclass(frozen=True, slots=True)
@@ -350,8 +351,16 @@ def _removed(workspace: Workspace, original: State, final: State) -> tuple[Remov
             gone.append(Removed(wheel.path.name, key.path, before))
         elif key in edits:
             after = workspace.compressed_bytes(State.of([key], {key: edits[key]}))
-            gone.append(Removed(wheel.path.name, key.path, before - after, edited=True))
+            detail = _edit_detail(workspace.read(key), edits[key], key.path)
+            gone.append(Removed(wheel.path.name, key.path, before - after, edited=True, detail=detail))
     return tuple(sorted(gone, key=lambda r: (-r.bytes_saved, r.path)))
+
+
+def _edit_detail(before: bytes, after: bytes, path: str) -> str:
+    if path.endswith(".py"):
+        deleted = len(before.splitlines()) - len(after.splitlines())
+        return f"{deleted} lines deleted"
+    return "shared object rewritten (dependencies dropped or stripped)"
 
 
 def _environment(workspace: Workspace, chosen: runtime.Runtime | None) -> dict[str, str]:

@@ -68,6 +68,9 @@ class _Entry:
     start: int
     block: _Block
     in_function: bool
+    # Names the nearest enclosing function declares global or nonlocal: binding them
+    # there rebinds an outer name, which no ``nonlocal`` can depend on.
+    declared: frozenset[str]
     # An ``elif`` is a clause of its ``if``, not a statement of its own.
     clause: bool
     stmt: Stmt | None = None
@@ -185,7 +188,7 @@ def _analyse(source: bytes) -> _Analysis:
         # We cannot map ast columns onto these bytes, so offer nothing rather than guess.
         return _Analysis(bom, lines, (), ())
     collector = _Collector(texts)
-    collector.visit(tree.body, (), 0, None, in_function=False)
+    collector.visit(tree.body, (), 0, None, in_function=False, declared=frozenset())
     _mark_deletable(collector.entries, texts, _nonlocal_names(tree))
     _guard_cookies(collector.entries, texts)
     return _Analysis(bom, lines, tuple(collector.entries), tuple(collector.blocks))
@@ -236,12 +239,14 @@ class _Collector:
         owner: _Entry | None,
         *,
         in_function: bool,
+        declared: frozenset[str],
         clause: bool = False,
     ) -> None:
         block = _Block(owner)
         self.blocks.append(block)
         for index, node in enumerate(body):
-            entry = _Entry(node, (*prefix, index), depth, _first_line(node), block, in_function, clause)
+            start = _first_line(node)
+            entry = _Entry(node, (*prefix, index), depth, start, block, in_function, declared, clause)
             block.members.append(entry)
             self.entries.append(entry)
             self._visit_children(entry)
@@ -249,13 +254,13 @@ class _Collector:
     def _visit_children(self, entry: _Entry) -> None:
         node = entry.node
         inner = entry.in_function or isinstance(node, _FUNCTIONS)
+        declared = _declared_names(node) if isinstance(node, _FUNCTIONS) else entry.declared
         for suffix, body in _child_blocks(node):
             path = (*entry.path, *suffix)
-            if suffix == ("orelse",) and self._is_elif(body):
-                # An elif's own body then sits as deep as the if body it continues.
-                self.visit(body, path, entry.depth, entry, in_function=inner, clause=True)
-            else:
-                self.visit(body, path, entry.depth + 1, entry, in_function=inner)
+            # An elif's own body sits as deep as the if body it continues.
+            elif_ = suffix == ("orelse",) and self._is_elif(body)
+            depth = entry.depth if elif_ else entry.depth + 1
+            self.visit(body, path, depth, entry, in_function=inner, declared=declared, clause=elif_)
 
     def _is_elif(self, orelse: Sequence[ast.stmt]) -> bool:
         if len(orelse) != 1 or not isinstance(orelse[0], ast.If):
@@ -296,7 +301,7 @@ def _deletable(entry: _Entry, texts: Sequence[bytes], nonlocals: set[str]) -> bo
     if not (_starts_logical_line(entry, texts) and _ends_logical_line(node, texts)):
         return False
     # Deleting the only binding a nested ``nonlocal`` refers to is a compile-time error.
-    return not (entry.in_function and nonlocals and _own_bindings(node) & nonlocals)
+    return not (entry.in_function and nonlocals and (_own_bindings(node) & nonlocals) - entry.declared)
 
 
 def _is_future_import(node: ast.stmt) -> bool:
@@ -330,6 +335,19 @@ def _ends_logical_line(node: ast.stmt, texts: Sequence[bytes]) -> bool:
 
 def _nonlocal_names(tree: ast.Module) -> set[str]:
     return {name for node in ast.walk(tree) if isinstance(node, ast.Nonlocal) for name in node.names}
+
+
+def _declared_names(function: ast.FunctionDef | ast.AsyncFunctionDef) -> frozenset[str]:
+    # Nested functions and classes are scopes of their own: their declarations do not count.
+    names: set[str] = set()
+    stack: list[ast.stmt] = list(function.body)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.Global | ast.Nonlocal):
+            names.update(node.names)
+        elif not isinstance(node, _DEFINITIONS):
+            stack.extend(s for _, body in _child_blocks(node) for s in body)
+    return frozenset(names)
 
 
 def _own_bindings(root: ast.stmt) -> set[str]:

@@ -40,7 +40,13 @@ def as_dict(result: Result) -> dict[str, Any]:
             for name, stats in result.passes.items()
         ],
         "removed": [
-            {"wheel": r.wheel, "path": r.path, "bytes_saved": r.bytes_saved, "edited": r.edited}
+            {
+                "wheel": r.wheel,
+                "path": r.path,
+                "bytes_saved": r.bytes_saved,
+                "edited": r.edited,
+                "detail": r.detail,
+            }
             for r in result.removed
         ],
         "environment": dict(result.environment),

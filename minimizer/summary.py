@@ -30,9 +30,14 @@ def text_summary(result: Result, *, top: int = 5) -> str:
         f"oracle runs {result.oracle_runs} ({passes or 'none'}), cache hits {result.cache_hits}, "
         f"wall time {result.wall_seconds:.1f} s, runtime {result.runtime}"
     )
-    if result.removed:
-        biggest = ", ".join(f"{r.path} ({megabytes(r.bytes_saved)})" for r in result.removed[:top])
-        lines.append(f"largest removals: {biggest}")
+    files = [r for r in result.removed if not r.edited]
+    edits = [r for r in result.removed if r.edited]
+    if files:
+        biggest = ", ".join(f"{r.path} ({megabytes(r.bytes_saved)})" for r in files[:top])
+        lines.append(f"largest removals: {biggest} ({len(files)} files removed)")
+    if edits:
+        edited = ", ".join(f"{r.path} ({r.detail}, {megabytes(r.bytes_saved)})" for r in edits[:top])
+        lines.append(f"edited: {edited}")
     if not result.complete:
         lines.append(f"search stopped early ({result.stop_reason}): the best wheel so far was written")
     lines.append(
