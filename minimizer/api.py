@@ -223,10 +223,10 @@ def _runtime(wheels: Sequence[Wheel], choice: str | None, cache: Path) -> runtim
     given = [w for w in wheels if runtime.is_runtime(w.path.name)]
     if given and choice is None:
         return runtime.install(given[0].path, cache, itself=False)
-    return runtime.provide(choice or _default_runtime(wheels), cache)
+    return runtime.provide(choice or default_runtime(wheels), cache)
 
 
-def _default_runtime(wheels: Sequence[Wheel]) -> str:
+def default_runtime(wheels: Sequence[Wheel]) -> str:
     numpy = [w for w in wheels if w.name == "numpy"]
     return runtime.default_for(numpy[0].version) if numpy else "tflite-runtime"
 
