@@ -112,6 +112,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="growth allowed against --baseline (default: %(default)s)",
     )
     add("--summary", metavar="FILE.md", help="write a Markdown summary (and FILE.svg, a size picture)")
+    add(
+        "--max-unpacked",
+        default="4GB",
+        metavar="SIZE",
+        help="refuse wheels that unpack to more than SIZE, a decompression-bomb guard (default: %(default)s)",
+    )
     add("--no-verify", action="store_true", help="skip the final pip install check")
     add(
         "--resume",
@@ -223,6 +229,7 @@ def _run(args: argparse.Namespace) -> int:
                 runtime_choice=args.runtime,
                 verify=not args.no_verify,
                 resume=args.resume,
+                max_unpacked=gate.parse_size(args.max_unpacked),
                 progress=bar.update,
             )
         except KeyboardInterrupt:

@@ -174,3 +174,45 @@ def test_a_nondeterministic_check_is_refused(
     check = 'python -c "import os, toypkg; print(os.urandom(8).hex())"'
     assert cli.main([str(toy_wheel), "--check", check, "-o", str(tmp_path / "o"), "--quiet"]) == 2
     assert "nondeterministic" in capsys.readouterr().err
+
+
+def test_decompression_bomb_cap_is_configurable(
+    toy_wheel: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert (
+        cli.main([str(toy_wheel), "--check", CHECK, "-o", str(tmp_path / "o"), "--max-unpacked", "10kB"]) == 2
+    )
+    assert "decompression bomb" in capsys.readouterr().err
+
+
+def test_a_crashing_candidate_fails(wheel_factory: Callable[..., Path], tmp_path: Path) -> None:
+    """Without its marker module the check segfaults: that is a failing candidate, not a tool error."""
+    wheel = wheel_factory(
+        {"crash/__init__.py": "", "crash/marker.py": "", "crash/unused.py": ""}, name="crash"
+    )
+    check = (
+        'python -c "import ctypes, importlib.util as u; '
+        "u.find_spec('crash.marker') or ctypes.string_at(0); print('ok')\""
+    )
+    out = tmp_path / "o"
+    assert cli.main([str(wheel), "--check", check, "-o", str(out), "--jobs", "1", "--quiet"]) == 0
+    assert "crash/marker.py" in _members(out / wheel.name)
+    assert "crash/unused.py" not in _members(out / wheel.name)
+
+
+def test_temporary_folders_are_removed(toy_wheel: Path, tmp_path: Path) -> None:
+    import tempfile
+
+    def ours() -> set[str]:
+        return {p.name for p in Path(tempfile.gettempdir()).glob("wheel-ddmin-*")}
+
+    before = ours()
+    assert cli.main([str(toy_wheel), "--check", CHECK, "-o", str(tmp_path / "a"), "--quiet"]) == 0
+    assert cli.main([str(toy_wheel), "--check", "false", "-o", str(tmp_path / "b"), "--quiet"]) == 2
+    assert ours() <= before
+
+
+def test_a_requirement_that_cannot_be_downloaded(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = cli.main(["wheel-ddmin-no-such-package-for-tests==1.0", "--check", "true", "-o", str(tmp_path)])
+    assert code == 2
+    assert "cannot download" in capsys.readouterr().err
