@@ -40,7 +40,7 @@ def svg(rows: Sequence[tuple[str, int]], title: str) -> str:
         color = _COLORS[index % len(_COLORS)]
         parts.append(f'<text x="8" y="{y + 14}">{escape(name)}</text>')
         parts.append(f'<rect x="240" y="{y}" width="{width}" height="16" fill="{color}"/>')
-        parts.append(f'<text x="{248 + width}" y="{y + 14}">{size / 1e6:.2f} MB</text>')
+        parts.append(f'<text x="{248 + width}" y="{y + 14}">{_human(size)}</text>')
     parts.append("</svg>")
     return "\n".join(parts) + "\n"
 
@@ -73,3 +73,8 @@ def summary(report: Mapping[str, Any], problems: Sequence[str], picture: str | N
 
 def _mb(size: int) -> str:
     return f"{size / 1e6:.2f} MB"
+
+
+def _human(size: int) -> str:
+    """MB for the big bars, kB for the small ones, which would all read 0.00 MB."""
+    return _mb(size) if size >= 100_000 else f"{size / 1e3:.1f} kB"

@@ -67,10 +67,8 @@ class _Entry:
     depth: int
     start: int
     block: _Block
-    in_function: bool
-    # Names the nearest enclosing function declares global or nonlocal: binding them
-    # there rebinds an outer name, which no ``nonlocal`` can depend on.
-    declared: frozenset[str]
+    # Names a ``nonlocal`` further in may resolve to a binding in this statement's scope.
+    guarded: frozenset[str]
     # An ``elif`` is a clause of its ``if``, not a statement of its own.
     clause: bool
     stmt: Stmt | None = None
@@ -188,8 +186,8 @@ def _analyse(source: bytes) -> _Analysis:
         # We cannot map ast columns onto these bytes, so offer nothing rather than guess.
         return _Analysis(bom, lines, (), ())
     collector = _Collector(texts)
-    collector.visit(tree.body, (), 0, None, in_function=False, declared=frozenset())
-    _mark_deletable(collector.entries, texts, _nonlocal_names(tree))
+    collector.visit(tree.body, (), 0, None, guarded=frozenset())
+    _mark_deletable(collector.entries, texts)
     _guard_cookies(collector.entries, texts)
     return _Analysis(bom, lines, tuple(collector.entries), tuple(collector.blocks))
 
@@ -238,29 +236,27 @@ class _Collector:
         depth: int,
         owner: _Entry | None,
         *,
-        in_function: bool,
-        declared: frozenset[str],
+        guarded: frozenset[str],
         clause: bool = False,
     ) -> None:
         block = _Block(owner)
         self.blocks.append(block)
         for index, node in enumerate(body):
             start = _first_line(node)
-            entry = _Entry(node, (*prefix, index), depth, start, block, in_function, declared, clause)
+            entry = _Entry(node, (*prefix, index), depth, start, block, guarded, clause)
             block.members.append(entry)
             self.entries.append(entry)
             self._visit_children(entry)
 
     def _visit_children(self, entry: _Entry) -> None:
         node = entry.node
-        inner = entry.in_function or isinstance(node, _FUNCTIONS)
-        declared = _declared_names(node) if isinstance(node, _FUNCTIONS) else entry.declared
+        guarded = _guarded_names(node) if isinstance(node, _FUNCTIONS) else entry.guarded
         for suffix, body in _child_blocks(node):
             path = (*entry.path, *suffix)
             # An elif's own body sits as deep as the if body it continues.
             elif_ = suffix == ("orelse",) and self._is_elif(body)
             depth = entry.depth if elif_ else entry.depth + 1
-            self.visit(body, path, depth, entry, in_function=inner, declared=declared, clause=elif_)
+            self.visit(body, path, depth, entry, guarded=guarded, clause=elif_)
 
     def _is_elif(self, orelse: Sequence[ast.stmt]) -> bool:
         if len(orelse) != 1 or not isinstance(orelse[0], ast.If):
@@ -288,20 +284,20 @@ def _first_line(node: ast.stmt) -> int:
     return min([node.lineno, *(d.lineno for d in decorators)])
 
 
-def _mark_deletable(entries: Iterable[_Entry], texts: Sequence[bytes], nonlocals: set[str]) -> None:
+def _mark_deletable(entries: Iterable[_Entry], texts: Sequence[bytes]) -> None:
     for entry in entries:
-        if _deletable(entry, texts, nonlocals):
+        if _deletable(entry, texts):
             entry.stmt = _make_stmt(entry, texts)
 
 
-def _deletable(entry: _Entry, texts: Sequence[bytes], nonlocals: set[str]) -> bool:
+def _deletable(entry: _Entry, texts: Sequence[bytes]) -> bool:
     node = entry.node
     if entry.clause or _is_future_import(node):
         return False
     if not (_starts_logical_line(entry, texts) and _ends_logical_line(node, texts)):
         return False
     # Deleting the only binding a nested ``nonlocal`` refers to is a compile-time error.
-    return not (entry.in_function and nonlocals and (_own_bindings(node) & nonlocals) - entry.declared)
+    return not (entry.guarded and _own_bindings(node) & entry.guarded)
 
 
 def _is_future_import(node: ast.stmt) -> bool:
@@ -333,11 +329,14 @@ def _ends_logical_line(node: ast.stmt, texts: Sequence[bytes]) -> bool:
     return not rest or rest.startswith(b"#")
 
 
-def _nonlocal_names(tree: ast.Module) -> set[str]:
-    return {name for node in ast.walk(tree) if isinstance(node, ast.Nonlocal) for name in node.names}
+def _guarded_names(function: ast.FunctionDef | ast.AsyncFunctionDef) -> frozenset[str]:
+    """Names some ``nonlocal`` inside ``function`` may need ``function``'s own binding of."""
+    wanted = {name for node in ast.walk(function) if isinstance(node, ast.Nonlocal) for name in node.names}
+    # What the function itself declares global or nonlocal it only rebinds, never binds.
+    return frozenset(wanted - _declared_names(function)) if wanted else frozenset()
 
 
-def _declared_names(function: ast.FunctionDef | ast.AsyncFunctionDef) -> frozenset[str]:
+def _declared_names(function: ast.FunctionDef | ast.AsyncFunctionDef) -> set[str]:
     # Nested functions and classes are scopes of their own: their declarations do not count.
     names: set[str] = set()
     stack: list[ast.stmt] = list(function.body)
@@ -347,11 +346,11 @@ def _declared_names(function: ast.FunctionDef | ast.AsyncFunctionDef) -> frozens
             names.update(node.names)
         elif not isinstance(node, _DEFINITIONS):
             stack.extend(s for _, body in _child_blocks(node) for s in body)
-    return frozenset(names)
+    return names
 
 
 def _own_bindings(root: ast.stmt) -> set[str]:
-    """Names ``root`` may bind in its own scope (over-approximated: class bodies count)."""
+    """Names ``root`` may bind in the scope it runs in (a superset: ``del`` counts too)."""
     names: set[str] = set()
     stack: list[ast.AST] = [root]
     while stack:
@@ -362,9 +361,12 @@ def _own_bindings(root: ast.stmt) -> set[str]:
 
 
 def _same_scope_children(node: ast.AST) -> list[ast.AST]:
-    # Function bodies are scopes of their own; their defaults and decorators are not.
+    # Function and class bodies are scopes of their own; decorators, defaults and bases are not.
+    # Class-level names never satisfy a ``nonlocal``, so skipping class bodies loses nothing.
     if isinstance(node, _FUNCTIONS):
         return [*node.decorator_list, node.args, *([node.returns] if node.returns else [])]
+    if isinstance(node, ast.ClassDef):
+        return [*node.decorator_list, *node.bases, *node.keywords]
     if isinstance(node, ast.Lambda):
         return [node.args]
     return list(ast.iter_child_nodes(node))

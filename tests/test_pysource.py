@@ -138,8 +138,10 @@ SNIPPETS: dict[str, bytes] = {
     "bom": BOM + b"import os\nif os:\n    x = 1\n",
     "future_and_docstring": b'"""Doc."""\nfrom __future__ import annotations\nx: int = 1\n',
     "nonlocal": (
-        b"def f():\n    total = 0\n    other = 1\n\n    def g():\n        nonlocal total\n"
-        b"        total += 1\n\n    return g, other\n"
+        b"def f():\n    total = 0\n    other = 1\n    seen = 2\n\n    def g():\n        nonlocal total\n"
+        b"        total += 1\n\n        def h():\n            nonlocal total\n            total = 3\n\n"
+        b"        return h\n\n    class C:\n        nonlocal seen\n        seen = 4\n\n"
+        b"    return g, other, C\n"
     ),
     "tabs_and_formfeed": b"if x:\n\ty = 1\n\tz = 2\n\x0c\ndef f():\n\treturn 1\n",
     "unicode_columns": "é = 1; ü = 2\nx = 'é'  # ç\nif x:\n    ñ = 'ü'\n".encode(),
@@ -162,14 +164,10 @@ def _stdlib(module: ModuleType) -> bytes:
     return Path(path).read_bytes()
 
 
-CORPUS: dict[str, bytes] = {
-    **SNIPPETS,
-    "json": _stdlib(json),
-    "json.decoder": _stdlib(json.decoder),
-    "argparse": _stdlib(argparse),
-    "dataclasses": _stdlib(dataclasses),
-    "typing": _stdlib(typing),
+STDLIB: dict[str, bytes] = {
+    module.__name__: _stdlib(module) for module in (json, json.decoder, argparse, dataclasses, typing)
 }
+CORPUS: dict[str, bytes] = {**SNIPPETS, **STDLIB}
 
 
 def _compiles(source: bytes) -> None:
@@ -207,7 +205,7 @@ def _subsets(draw: st.DrawFn, stmts: Sequence[Stmt]) -> list[Stmt]:
     # One seed instead of a draw per statement keeps Hypothesis' input small for big modules.
     density = draw(st.sampled_from([0.0, 0.1, 0.5, 0.9, 1.0]))
     rng = random.Random(draw(st.integers(0, 2**32)))
-    return [s for s in stmts if rng.random() < density or density == 1.0]
+    return [s for s in stmts if rng.random() < density]
 
 
 @pytest.mark.parametrize("name", sorted(CORPUS))
@@ -231,6 +229,12 @@ def test_deleting_all_of_depth_zero_leaves_no_offered_statement(name: str) -> No
     bom, lines = _body(source)
     removed = {n for s in doomed for n in range(s.start, s.end + 1)}
     assert result == bom + b"".join(line for n, line in enumerate(lines, start=1) if n not in removed)
+
+
+@pytest.mark.parametrize("name", sorted(STDLIB))
+def test_stdlib_module_deletes_down_to_nothing(name: str) -> None:
+    result = delete(STDLIB[name], statements(STDLIB[name], 0))
+    assert ast.parse(result).body == []
 
 
 @pytest.mark.parametrize("name", sorted(CORPUS))
@@ -549,12 +553,30 @@ def test_comments_that_could_become_cookies_are_protected() -> None:
     assert [s.summary for s in statements(sleeper, 0)] == ["y = 'é'", "z = 2"]
     deep = SNIPPETS["deep_sleeper_cookie"]
     assert [s.summary for s in statements(deep, 0)] == ["y = 'é'"]
+    # Far enough down, behind lines that always stay, such comments cost nothing.
+    far = b"import os\n\n\ndef f():\n    # load with encoding='bytes'\n    x = 1\n"
+    assert len(statements(far, 0)) == 2
+    assert len(statements(far, 1)) == 1
 
 
 def test_nonlocal_bindings_are_kept() -> None:
     source = SNIPPETS["nonlocal"]
-    assert "total = 0" not in [s.summary for s in statements(source, 1)]
-    assert "other = 1" in [s.summary for s in statements(source, 1)]
+    # f's own bindings serve the nonlocals below them; g and h only rebind f's name;
+    # ``seen = 4`` is kept because only f's declarations are considered (conservative).
+    assert [s.summary for s in statements(source, 1)] == [
+        "other = 1",
+        "def g",
+        "class C",
+        "return g, other, C",
+    ]
+    assert [s.summary for s in statements(source, 2)] == [
+        "nonlocal total",
+        "total += 1",
+        "def h",
+        "return h",
+        "nonlocal seen",
+    ]
+    assert [s.summary for s in statements(source, 3)] == ["nonlocal total", "total = 3"]
 
 
 def test_unicode_columns() -> None:
@@ -578,7 +600,7 @@ def test_invalid_source_raises_syntax_error() -> None:
         statements(b"x = 1\x00\n", 0)
 
 
-def test_random_subsets_are_reproducible_for_debugging() -> None:
+def test_fixed_seed_sweep_over_every_depth() -> None:
     # A fixed-seed sweep over every depth of every corpus module, cheap and deterministic.
     rng = random.Random(20240229)
     for source in CORPUS.values():
