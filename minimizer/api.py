@@ -237,7 +237,8 @@ def _reference(
     with workspace.materialize(original) as tree:
         verdicts = [judge.reference(tree) for judge in judges]
     seconds = sum(v.seconds for v in verdicts)
-    opened = frozenset().union(*(v.opened or frozenset() for v in verdicts))
+    traces = [v.opened for v in verdicts if v.opened is not None]
+    opened = frozenset().union(*traces) if traces else None
     checker.timeout = timeout or max(MIN_TIMEOUT, TIMEOUT_FACTOR * seconds)
     checker.accept(original, Verdict(Outcome.PASS, "reference", seconds, opened))
 

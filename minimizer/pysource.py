@@ -462,7 +462,8 @@ def _summary(entry: _Entry, texts: Sequence[bytes]) -> str:
         keyword = "class" if isinstance(node, ast.ClassDef) else "def"
         return _shorten(f"{keyword} {node.name}")
     if _is_docstring(entry):
-        return _shorten(f'docstring """{_first_words(node)}"""')
+        # Quoted like the source, so a glance at the summary tells a docstring from code.
+        return _shorten(f'"""{_first_words(node)}"""')
     text = texts[node.lineno - 1]
     if node.end_lineno == node.lineno:
         return _shorten(text[node.col_offset : node.end_col_offset].decode("utf-8", "replace"))

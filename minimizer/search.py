@@ -134,7 +134,7 @@ class Checker:
         return None
 
     def _run(self, state: State) -> Verdict:
-        opened: set[str] = set()
+        opened: frozenset[str] | None = None  # None: no oracle traces, so nothing is known
         with self.workspace.materialize(state) as tree:
             seconds = 0.0
             for oracle in self.oracles:
@@ -142,8 +142,9 @@ class Checker:
                 seconds += verdict.seconds
                 if not verdict.passed:
                     return Verdict(verdict.outcome, f"{oracle.name}: {verdict.reason}", seconds)
-                opened |= verdict.opened or set()
-        return Verdict(Outcome.PASS, "", seconds, frozenset(opened))
+                if verdict.opened is not None:
+                    opened = (opened or frozenset()) | verdict.opened
+        return Verdict(Outcome.PASS, "", seconds, opened)
 
     def _check_budget(self) -> None:
         if self.budget.runs is not None and self.runs >= self.budget.runs:

@@ -15,7 +15,7 @@ import os
 import struct
 import sys
 import traceback
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 # struct codes for the input dtypes the runtime accepts; all little-endian, like the hosts we run on.
 _CODES = {
@@ -33,6 +33,15 @@ _CODES = {
     "bool": "?",
 }
 HARNESS_BROKEN = 3  # exit code: the probe itself could not run (not the candidate's fault)
+
+if TYPE_CHECKING:
+    from oracles._trace import Tracer
+else:
+    # -I leaves this folder off sys.path: borrow it just long enough to import the tracer.
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from _trace import Tracer
+
+    del sys.path[0]
 
 
 def _values(count: int, dtype: str, seed: int) -> list[Any]:
@@ -105,28 +114,8 @@ def _run_model(np: Any, interpreter_class: Any, model: dict[str, Any], index: in
     return results
 
 
-def _trace_maps(roots: list[str], opened: set[str]) -> None:
-    # Shared libraries loaded by the dynamic linker raise no audit event; Linux lists them here.
-    try:
-        with open("/proc/self/maps", encoding="utf-8", errors="replace") as handle:
-            for line in handle:
-                path = line.rstrip("\n").split(" ")[-1]
-                if path.startswith(tuple(roots)):
-                    opened.add(path)
-    except OSError:
-        pass
-
-
 def _run(spec: dict[str, Any]) -> dict[str, Any]:
-    roots = [os.path.join(os.path.abspath(p), "") for p in spec["trace_roots"]]
-    opened: set[str] = set()
-
-    def audit(event: str, args: tuple[Any, ...]) -> None:
-        if event == "open" and isinstance(args[0], str) and args[0].startswith(tuple(roots)):
-            opened.add(args[0])
-
-    if roots:
-        sys.addaudithook(audit)
+    tracer = Tracer(spec["trace_roots"])
     sys.path[:0] = spec["paths"]
     stage = "import"
     try:
@@ -140,18 +129,7 @@ def _run(spec: dict[str, Any]) -> dict[str, Any]:
     except BaseException as error:  # noqa: BLE001 - any failure of the candidate is a verdict
         last = " ".join(traceback.format_exception_only(type(error), error)[-1].split())
         return {"ok": False, "stage": stage, "error": f"{stage}: {last}"}
-    if roots:
-        for module_object in list(sys.modules.values()):
-            path = getattr(module_object, "__file__", None)
-            if isinstance(path, str) and path.startswith(tuple(roots)):
-                opened.add(path)
-            elif path is None:
-                # A namespace package opens no file, yet needs its folder: report it, slash-terminated.
-                for folder in getattr(module_object, "__path__", None) or []:
-                    if isinstance(folder, str) and folder.startswith(tuple(roots)):
-                        opened.add(os.path.join(folder, ""))
-        _trace_maps(roots, opened)
-    return {"ok": True, "outputs": models, "opened": sorted(opened)}
+    return {"ok": True, "outputs": models, "opened": tracer.collect()}
 
 
 def main() -> int:

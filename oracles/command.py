@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 from minimizer.errors import OracleError
 from oracles import harness
+from oracles._trace import relative
 from oracles.protocol import Outcome, Verdict
 
 REFERENCE_TIMEOUT = 300.0
+BOOT = Path(__file__).with_name("_check_boot.py")
 
 
 class CommandOracle:
@@ -29,9 +32,16 @@ class CommandOracle:
         self._runtime_paths = [str(p) for p in runtime_paths]
         self._cwd = cwd
         self._expected: bytes | None = None
+        self._scratch = scratch
         self._python = _isolated_python(scratch)
 
-    def _run(self, paths: Sequence[str], timeout: float, python: str | None = None) -> harness.Completed:
+    def _run(
+        self,
+        paths: Sequence[str],
+        timeout: float,
+        python: str | None = None,
+        trace: tuple[Path, Path] | None = None,
+    ) -> harness.Completed:
         python = python or str(self._python)
         extra = {
             "PYTHONPATH": os.pathsep.join(paths),
@@ -39,6 +49,8 @@ class CommandOracle:
             # This python first on PATH, so a plain `python` in the command is that one.
             "PATH": str(Path(python).parent) + os.pathsep + os.environ.get("PATH", ""),
         }
+        if trace is not None:
+            extra["WHEEL_DDMIN_TRACE_ROOT"], extra["WHEEL_DDMIN_TRACE_DIR"] = map(str, trace)
         env = harness.python_env(extra)
         env.pop("PYTHONDONTWRITEBYTECODE", None)
         shell = ["cmd", "/c"] if sys.platform == "win32" else ["/bin/sh", "-c"]
@@ -57,10 +69,17 @@ class CommandOracle:
                 "(nondeterministic): nothing could be compared"
             )
         self._expected = runs[0].stdout
-        return Verdict(Outcome.PASS, "reference", runs[0].seconds)
+        # The trace of the original comes from a third, traced run (check() does the tracing).
+        return self.check(tree, timeout=REFERENCE_TIMEOUT)
 
     def check(self, tree: Path, *, timeout: float) -> Verdict:
-        return self._judge(self._run([str(tree), *self._runtime_paths], timeout))
+        with tempfile.TemporaryDirectory(prefix="trace-", dir=self._scratch) as folder:
+            done = self._run([str(tree), *self._runtime_paths], timeout, trace=(tree, Path(folder)))
+            verdict = self._judge(done)
+            if not verdict.passed:
+                return verdict
+            opened = [line for f in Path(folder).glob("*.txt") for line in f.read_text().splitlines()]
+        return Verdict(verdict.outcome, verdict.reason, verdict.seconds, relative(opened, tree))
 
     def check_installed(self, venv_python: Path, *, timeout: float) -> Verdict:
         return self._judge(self._run([], timeout, python=str(venv_python)))
@@ -76,14 +95,14 @@ class CommandOracle:
 
 
 def _isolated_python(scratch: Path) -> Path:
-    """A ``python`` launcher that runs this interpreter with ``-S`` (no site-packages)."""
+    """A ``python`` launcher: this interpreter with ``-S`` (no site-packages), traced by the boot script."""
     folder = scratch / "check-bin"
     folder.mkdir(parents=True, exist_ok=True)
     if sys.platform == "win32":
         launcher = folder / "python.bat"
-        launcher.write_text(f'@"{sys.executable}" -S %*\r\n', encoding="utf-8")
+        launcher.write_text(f'@"{sys.executable}" -S "{BOOT}" %*\r\n', encoding="utf-8")
     else:
         launcher = folder / "python"
-        launcher.write_text(f'#!/bin/sh\nexec "{sys.executable}" -S "$@"\n', encoding="utf-8")
+        launcher.write_text(f'#!/bin/sh\nexec "{sys.executable}" -S "{BOOT}" "$@"\n', encoding="utf-8")
         launcher.chmod(0o755)
     return launcher

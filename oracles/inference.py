@@ -14,6 +14,7 @@ from typing import Any
 
 from minimizer.errors import InputError, OracleError
 from oracles import harness
+from oracles._trace import relative
 from oracles.npz import Array
 from oracles.protocol import Outcome, Verdict
 from oracles.runtime import Runtime
@@ -88,7 +89,7 @@ class InferenceOracle:
         if second.get("outputs") != first["outputs"]:
             raise OracleError("the original wheel gives different outputs on two runs (nondeterministic)")
         self._expected = first["outputs"]
-        return Verdict(Outcome.PASS, "reference", first["seconds"], _relative(first, tree))
+        return Verdict(Outcome.PASS, "reference", first["seconds"], relative(first.get("opened", []), tree))
 
     def check(self, tree: Path, *, timeout: float) -> Verdict:
         if self._expected is None:
@@ -101,7 +102,7 @@ class InferenceOracle:
             return Verdict(Outcome.FAIL, result.get("error", "failed"), seconds)
         if result["outputs"] != self._expected:
             return Verdict(Outcome.FAIL, "outputs differ from the original", seconds)
-        return Verdict(Outcome.PASS, "", seconds, _relative(result, tree))
+        return Verdict(Outcome.PASS, "", seconds, relative(result.get("opened", []), tree))
 
     def check_installed(self, venv_python: Path, *, timeout: float) -> Verdict:
         """The final check: numpy and the runtime as pip installed them into a venv."""
@@ -154,15 +155,3 @@ def _result(done: harness.Completed, path: Path) -> dict[str, Any]:
     except (OSError, ValueError):
         detail = done.last_error_line() or f"exit code {done.returncode}"
         return {**base, "ok": False, "error": f"crashed ({detail})"}
-
-
-def _relative(result: Mapping[str, Any], tree: Path) -> frozenset[str]:
-    root = str(tree.resolve()) if tree.exists() else str(tree)
-    opened = set()
-    for path in result.get("opened", []):
-        for prefix in (str(tree), root):
-            if path.startswith(prefix + "/") or path.startswith(prefix + "\\"):
-                rest = path[len(prefix) + 1 :].replace("\\", "/")
-                opened.add(rest)  # a trailing slash (a namespace package's folder) is kept
-                break
-    return frozenset(opened)

@@ -216,3 +216,33 @@ def test_a_requirement_that_cannot_be_downloaded(tmp_path: Path, capsys: pytest.
     code = cli.main(["wheel-ddmin-no-such-package-for-tests==1.0", "--check", "true", "-o", str(tmp_path)])
     assert code == 2
     assert "cannot download" in capsys.readouterr().err
+
+
+def test_statements_pass_frees_files(wheel_factory: Callable[..., Path], tmp_path: Path) -> None:
+    """An import nobody needs goes from __init__.py, and then the module it imported goes too."""
+    files = {
+        "stmts/__init__.py": "from . import heavy\nfrom .core import answer\n_unused_call = print\n",
+        "stmts/core.py": "def answer():\n    return 42\n",
+        "stmts/heavy.py": "DATA = " + repr(list(range(2000))) + "\n",
+    }
+    wheel = wheel_factory(files, name="stmts")
+    check = 'python -c "import stmts; print(stmts.answer())"'
+    out = tmp_path / "o"
+    assert cli.main([str(wheel), "--check", check, "-o", str(out), "--jobs", "1", "--quiet"]) == 0
+    assert "stmts/heavy.py" not in _members(out / wheel.name)
+    with zipfile.ZipFile(out / wheel.name) as archive:
+        init = archive.read("stmts/__init__.py").decode()
+    assert "from .core import answer" in init and "heavy" not in init
+
+
+@pytest.mark.parametrize("form", ["script", "module"])
+def test_check_commands_are_traced_in_every_form(
+    toy_wheel: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, form: str
+) -> None:
+    """A traced check lets the search start from what the check used: a handful of runs."""
+    (tmp_path / "app_check.py").write_text("import toypkg\nprint(toypkg.answer())\n")
+    monkeypatch.chdir(tmp_path)
+    check = "python app_check.py" if form == "script" else "python -m app_check"
+    result = minimize([toy_wheel], checks=[check], output_dir=tmp_path / "o", jobs=1, verify=False)
+    assert result.wheels[0].output_files == 3 + 4
+    assert result.oracle_runs <= 6

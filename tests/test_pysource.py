@@ -412,7 +412,7 @@ def test_numpy_init_random_import_deletes_alone() -> None:
 def test_summaries_and_kinds() -> None:
     top = {s.summary: s.kind for s in statements(NUMPY_INIT, 0)}
     assert top == {
-        'docstring """NumPy"""': "Expr",
+        '"""NumPy"""': "Expr",
         "import sys": "Import",
         "import warnings": "Import",
         "from ._globals import _NoValue, _CopyMode": "ImportFrom",

@@ -53,9 +53,10 @@ class PythonStatementsPass:
     def _candidates(
         state: State, search: Search
     ) -> tuple[dict[Key, bytes], dict[Key, tuple[pysource.Stmt, ...]]]:
-        opened = search.opened(state) or frozenset()
+        # Without a trace (a --check alone), every package __init__ is a candidate.
+        opened = search.opened(state)
         files = sorted(
-            (k for k in state.files if k in opened and k.path.endswith("/__init__.py")),
+            (k for k in state.files if (opened is None or k in opened) and k.path.endswith("/__init__.py")),
             key=lambda k: (k.path.count("/"), k),  # outermost packages first: they import the rest
         )
         sources, candidates = {}, {}

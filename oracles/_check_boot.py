@@ -1,0 +1,52 @@
+"""Starts the python of a user's check command, tracing what it uses under the candidate tree.
+
+The check's ``python`` is a launcher that runs ``python -S _check_boot.py ARGS``; this script
+plays ``python ARGS`` for the usual forms (``-c CODE``, ``-m MODULE``, ``SCRIPT``), with the
+tracer on, and writes what it saw to ``$WHEEL_DDMIN_TRACE_DIR/<pid>.txt`` at exit. Anything else
+(other interpreter flags) runs untraced, as plain ``python -S ARGS``.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import runpy
+import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from oracles._trace import Tracer
+else:
+    from _trace import Tracer
+
+del sys.path[0]  # this folder: the check must not import wheel-ddmin's modules by accident
+
+
+def _write_trace(tracer: Tracer, folder: str) -> None:
+    with open(os.path.join(folder, f"{os.getpid()}.txt"), "w", encoding="utf-8") as handle:
+        handle.write("\n".join(tracer.collect()))
+
+
+def main(args: list[str]) -> None:
+    if not args or (args[0] not in ("-c", "-m") and args[0].startswith("-")):
+        os.execv(sys.executable, [sys.executable, "-S", *args])
+    root, folder = os.environ.get("WHEEL_DDMIN_TRACE_ROOT"), os.environ.get("WHEEL_DDMIN_TRACE_DIR")
+    if root and folder:
+        tracer = Tracer([root])
+        atexit.register(_write_trace, tracer, folder)
+    if args[0] == "-c":
+        sys.argv = ["-c", *args[2:]]
+        sys.path.insert(0, "")
+        exec(compile(args[1], "<string>", "exec"), {"__name__": "__main__", "__builtins__": __builtins__})
+    elif args[0] == "-m":
+        sys.argv = [args[1], *args[2:]]
+        sys.path.insert(0, os.getcwd())
+        runpy.run_module(args[1], run_name="__main__", alter_sys=True)
+    else:
+        sys.argv = list(args)
+        sys.path.insert(0, os.path.dirname(os.path.abspath(args[0])))
+        runpy.run_path(args[0], run_name="__main__")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
