@@ -68,12 +68,10 @@ class PythonStatementsPass:
                 found = [s for d in _DEPTHS for s in pysource.statements(source, d)]
             except SyntaxError:
                 continue
-            chosen = tuple(s for s in found if s.kind in _KINDS and not _is_docstring(s))
+            docs = set(pysource.docstrings(source))  # harmless to keep, and never free a file
+            chosen = tuple(s for s in found if s.kind in _KINDS and s not in docs)
             if chosen:
                 sources[key] = source
                 candidates[key] = tuple(sorted(chosen, key=lambda s: (_KINDS.index(s.kind) > 1, s.start)))
         return sources, candidates
 
-
-def _is_docstring(stmt: pysource.Stmt) -> bool:
-    return stmt.kind == "Expr" and stmt.summary.startswith(("'", '"', "r'", 'r"', "'''", '"""'))
