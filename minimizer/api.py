@@ -360,7 +360,7 @@ def _removed(workspace: Workspace, original: State, final: State) -> tuple[Remov
 def _edit_detail(before: bytes, after: bytes, path: str) -> str:
     if path.endswith(".py"):
         deleted = len(before.splitlines()) - len(after.splitlines())
-        return f"{deleted} lines deleted"
+        return f"{deleted} line{'' if deleted == 1 else 's'} deleted"
     return "shared object rewritten (dependencies dropped or stripped)"
 
 

@@ -9,7 +9,8 @@ if TYPE_CHECKING:
 
 
 def megabytes(size: int) -> str:
-    return f"{size / 1e6:.2f} MB"
+    """MB, or kB below 100 kB, where two decimals of MB would read 0.00."""
+    return f"{size / 1e6:.2f} MB" if abs(size) >= 100_000 else f"{size / 1e3:.1f} kB"
 
 
 def _change(before: int, after: int) -> str:
