@@ -37,7 +37,7 @@ class FilesPass:
                 return []
             folders = search.namespace_folders(build(config))
             bare = tuple(k for k in config if k in opened)
-            return [bare, _with_folders(config, bare, folders, search)]
+            return [bare, _with_folders(config, bare, fixed, folders, search)]
 
         first_passing = search.adapter(build)
         proposals = [p for p in dict.fromkeys(shrink(tuple(removable))) if len(p) < len(removable)]
@@ -55,19 +55,30 @@ def _faithful_failed(proposals: list[tuple[Key, ...]], removable: list[Key]) -> 
 
 
 def _with_folders(
-    config: tuple[Key, ...], kept: tuple[Key, ...], folders: frozenset[str], search: Search
+    config: tuple[Key, ...],
+    kept: tuple[Key, ...],
+    fixed: frozenset[Key],
+    folders: frozenset[str],
+    search: Search,
 ) -> tuple[Key, ...]:
     """``kept`` plus the smallest file of each namespace package's otherwise empty folder.
 
     A package whose ``__init__.py`` is gone imports as a namespace package: it opens no file, but
-    its folder may have to exist, so one file of it stays.
+    its folder may have to exist, so one file of it stays, unless something kept anyway (a
+    license, a file in a subfolder) already holds the folder.
     """
     chosen = set(kept)
     for folder in sorted(folders):
-        inside = [k for k in config if posixpath.dirname(tree_path(k.path) or "") == folder]
-        if inside and not chosen.intersection(inside):
+        if any(_inside(k, folder) for k in (*chosen, *fixed)):
+            continue
+        inside = [k for k in config if _inside(k, folder)]
+        if inside:
             chosen.add(min(inside, key=lambda k: (_size(k, search), k)))
     return tuple(k for k in config if k in chosen)
+
+
+def _inside(key: Key, folder: str) -> bool:
+    return (tree_path(key.path) or "").startswith(folder + "/")
 
 
 def _size(key: Key, search: Search) -> int:
