@@ -74,4 +74,3 @@ class PythonStatementsPass:
                 sources[key] = source
                 candidates[key] = tuple(sorted(chosen, key=lambda s: (_KINDS.index(s.kind) > 1, s.start)))
         return sources, candidates
-
