@@ -20,7 +20,7 @@ from minimizer.driver import reduce_to_fixpoint
 from minimizer.errors import BudgetExhausted, InputError, OracleError, VerificationError
 from minimizer.journal import FILENAME as JOURNAL
 from minimizer.journal import Journal
-from minimizer.passes import ALL, Pass, by_name
+from minimizer.passes import ALL, DEFAULT, Pass, by_name
 from minimizer.search import Budget, Checker, PassStats, Progress, Search
 from minimizer.state import State
 from minimizer.wheelfile import DEFAULT_MAX_UNPACKED, Wheel, file_sha256, read_wheel
@@ -192,7 +192,7 @@ def _check_tags(wheels: Sequence[Wheel]) -> None:
 
 
 def _passes(names: Sequence[str] | None) -> list[Pass]:
-    chosen = list(names) if names is not None else list(ALL)
+    chosen = list(names) if names is not None else list(DEFAULT)
     unknown = [n for n in chosen if n not in ALL]
     if unknown or not chosen:
         raise InputError(

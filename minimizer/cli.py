@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from minimizer import gate, markdown
 from minimizer.errors import BudgetExhausted, InputError, OracleError, VerificationError, WheelDdminError
-from minimizer.passes import ALL
+from minimizer.passes import ALL, DEFAULT
 
 if TYPE_CHECKING:
     from minimizer.api import Result
@@ -76,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--passes",
         type=_pass_list,
         metavar="LIST",
-        help=f"comma-separated passes (default: all): {','.join(ALL)}",
+        help=f"comma-separated passes from {','.join(ALL)} (default: {','.join(DEFAULT)})",
     )
     add(
         "--keep",

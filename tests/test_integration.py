@@ -246,3 +246,24 @@ def test_check_commands_are_traced_in_every_form(
     result = minimize([toy_wheel], checks=[check], output_dir=tmp_path / "o", jobs=1, verify=False)
     assert result.wheels[0].output_files == 3 + 4
     assert result.oracle_runs <= 6
+
+
+def test_deep_statements_pass_deletes_unused_functions(
+    wheel_factory: Callable[..., Path], tmp_path: Path
+) -> None:
+    files = {
+        "deep/__init__.py": '"""Docs."""\nfrom .core import answer\n',
+        "deep/core.py": (
+            '"""A module."""\n\n\ndef answer():\n    """The answer."""\n    return 42\n\n\n'
+            "def unused():\n    return " + repr(list(range(500))) + "\n\n\nclass Big:\n    x = 1\n"
+        ),
+    }
+    wheel = wheel_factory(files, name="deep")
+    check = 'python -c "import deep; print(deep.answer())"'
+    out = tmp_path / "o"
+    argv = [str(wheel), "--check", check, "-o", str(out), "--jobs", "1", "--quiet"]
+    assert cli.main([*argv, "--passes", "files,statements,statements-deep"]) == 0
+    with zipfile.ZipFile(out / wheel.name) as archive:
+        core = archive.read("deep/core.py").decode()
+    assert "def answer" in core and "return 42" in core
+    assert "def unused" not in core and "class Big" not in core and "The answer" not in core

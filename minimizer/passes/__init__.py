@@ -5,18 +5,31 @@ from __future__ import annotations
 from minimizer.passes.base import Pass
 from minimizer.passes.files import FilesPass
 from minimizer.passes.native_deps import NativeDepsPass
-from minimizer.passes.python_statements import PythonStatementsPass
+from minimizer.passes.python_statements import DeepStatementsPass, PythonStatementsPass
 from minimizer.passes.strip import StripPass
 
-__all__ = ["ALL", "FilesPass", "NativeDepsPass", "Pass", "PythonStatementsPass", "StripPass", "by_name"]
+__all__ = [
+    "ALL",
+    "DEFAULT",
+    "DeepStatementsPass",
+    "FilesPass",
+    "NativeDepsPass",
+    "Pass",
+    "PythonStatementsPass",
+    "StripPass",
+    "by_name",
+]
 
-# The default order: files first (cheap, and it shrinks what the others must look at).
+# In the order they run: files first (cheap, and it shrinks what the others must look at).
 ALL: dict[str, type] = {
     "files": FilesPass,
     "statements": PythonStatementsPass,
+    "statements-deep": DeepStatementsPass,
     "native": NativeDepsPass,
     "strip": StripPass,
 }
+# What runs without --passes: everything but the opt-in deep statement reduction.
+DEFAULT = ("files", "statements", "native", "strip")
 
 
 def by_name(names: list[str]) -> list[Pass]:

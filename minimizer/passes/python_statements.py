@@ -13,7 +13,7 @@ Each file keeps every other byte; an emptied block gets ``pass`` (see ``minimize
 from __future__ import annotations
 
 from minimizer import pysource
-from minimizer.ddmin import sweep
+from minimizer.ddmin import ddmin, sweep
 from minimizer.search import Search
 from minimizer.state import Key, State
 
@@ -74,3 +74,54 @@ class PythonStatementsPass:
                 sources[key] = source
                 candidates[key] = tuple(sorted(chosen, key=lambda s: (_KINDS.index(s.kind) > 1, s.start)))
         return sources, candidates
+
+
+class DeepStatementsPass:
+    """Opt-in: hierarchical ddmin over the statements of every imported module.
+
+    Module body first, then the bodies of its blocks one depth at a time, largest file first;
+    docstrings, unused functions and whole class bodies can go. Far more oracle runs than the
+    default statements pass, for the last few hundred kilobytes.
+    """
+
+    name = "statements-deep"
+    max_depth = 3
+
+    def applies(self, search: Search) -> bool:
+        return True
+
+    def reduce(self, state: State, search: Search) -> State:
+        for key in self._modules(state, search):
+            for depth in range(self.max_depth + 1):
+                source = search.workspace.read(key, state)
+                try:
+                    stmts = pysource.statements(source, depth)
+                except SyntaxError:
+                    break
+                if not stmts:
+                    break
+                state = self._reduce_level(state, key, source, stmts, search)
+        return state
+
+    @staticmethod
+    def _modules(state: State, search: Search) -> list[Key]:
+        opened = search.opened(state)
+        modules = [
+            k
+            for k in state.files
+            if k.path.endswith(".py") and (opened is None or k in opened) and not search.protected(k)
+        ]
+        sizes = {k: len(search.workspace.read(k, state)) for k in modules}
+        return sorted(modules, key=lambda k: (-sizes[k], k))
+
+    @staticmethod
+    def _reduce_level(
+        state: State, key: Key, source: bytes, stmts: tuple[pysource.Stmt, ...], search: Search
+    ) -> State:
+        def build(kept: tuple[pysource.Stmt, ...]) -> State:
+            keep = set(kept)
+            return state.with_edit(key, pysource.delete(source, [s for s in stmts if s not in keep]))
+
+        kept = ddmin(stmts, search.adapter(build))
+        # Nothing deleted: keep the state as it was, not a no-op edit that would look like a change.
+        return state if len(kept) == len(stmts) else build(kept)
