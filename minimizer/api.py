@@ -99,7 +99,7 @@ def minimize(
     max_unpacked: int = DEFAULT_MAX_UNPACKED,
     progress: Callable[[Progress], None] | None = None,
 ) -> Result:
-    """Shrink ``wheels`` to the smallest set of files whose inference stays bit-identical.
+    """Shrink ``wheels`` to the smallest wheels whose inference stays bit-identical.
 
     ``wheels`` are paths or requirements (``numpy==1.26.4``). ``oracles`` are ``.tflite`` models
     (none: the small model shipped with wheel-ddmin); ``inputs`` maps a model to ``.npz`` sample sets;
@@ -118,6 +118,7 @@ def minimize(
     cache = runtime.cache_root()
     read = [read_wheel(_wheel_path(w, cache), max_unpacked=max_unpacked) for w in wheels]
     _check_tags(read)
+    _check_not_overwriting(read, out)
     pass_list = _passes(passes)
     models = _models(oracles, inputs or {}, use_default=not checks)
     chosen = _runtime(read, runtime_choice, cache) if models else None
@@ -179,6 +180,13 @@ def _wheel_path(spec: str | Path, cache: Path) -> Path:
     except InvalidRequirement as error:
         raise InputError(f"{text!r} is neither a wheel path nor a requirement: {error}") from error
     return runtime.cached_download(text, cache / "wheels")
+
+
+def _check_not_overwriting(wheels: Sequence[Wheel], out: Path) -> None:
+    """Outputs keep the input's file name: in the input's own folder they would replace it."""
+    for wheel in wheels:
+        if (out / wheel.path.name).resolve() == wheel.path.resolve():
+            raise InputError(f"the output would overwrite the input {wheel.path}: choose another -o folder")
 
 
 def _check_tags(wheels: Sequence[Wheel]) -> None:

@@ -267,3 +267,10 @@ def test_deep_statements_pass_deletes_unused_functions(
         core = archive.read("deep/core.py").decode()
     assert "def answer" in core and "return 42" in core
     assert "def unused" not in core and "class Big" not in core and "The answer" not in core
+
+
+def test_output_into_the_input_folder_is_refused(toy_wheel: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    before = toy_wheel.read_bytes()
+    assert cli.main([str(toy_wheel), "--check", CHECK, "-o", str(toy_wheel.parent)]) == 2
+    assert "overwrite the input" in capsys.readouterr().err
+    assert toy_wheel.read_bytes() == before
