@@ -76,7 +76,9 @@ def test_input_wheel_is_never_modified(toy_wheel: Path, tmp_path: Path) -> None:
 def test_a_check_that_fails_on_the_original_is_an_input_error(
     toy_wheel: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code = cli.main([str(toy_wheel), "--check", "python -c 'import sys; sys.exit(3)'", "-o", str(tmp_path)])
+    code = cli.main(
+        [str(toy_wheel), "--check", "python -c 'import sys; sys.exit(3)'", "-o", str(tmp_path / "o")]
+    )
     assert code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "fails with the original wheel" in err[0]

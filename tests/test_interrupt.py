@@ -55,11 +55,11 @@ def test_interrupted_run_resumes_to_the_same_wheel_without_repeating_runs(
 
 def test_resume_refuses_another_jobs_journal(toy_wheel: Path, tmp_path: Path) -> None:
     common = {"jobs": 1, "verify": False, "passes": ["files"]}
-    minimize([toy_wheel], checks=[CHECK], output_dir=tmp_path, progress=_interrupt_after(2), **common)  # type: ignore[arg-type]
+    minimize([toy_wheel], checks=[CHECK], output_dir=tmp_path / "o", progress=_interrupt_after(2), **common)  # type: ignore[arg-type]
     from minimizer.errors import InputError
 
     with pytest.raises(InputError, match="another job"):
-        minimize([toy_wheel], checks=[CHECK + " "], output_dir=tmp_path, resume=True, **common)  # type: ignore[arg-type]
+        minimize([toy_wheel], checks=[CHECK + " "], output_dir=tmp_path / "o", resume=True, **common)  # type: ignore[arg-type]
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGTERM is POSIX")
