@@ -58,28 +58,33 @@ class CommandOracle:
 
     def reference(self, tree: Path) -> Verdict:
         """Run the check twice on the original: it must pass, and print the same both times."""
-        runs = [self._run([str(tree), *self._runtime_paths], REFERENCE_TIMEOUT) for _ in range(2)]
-        for done in runs:
+        runs = [self._traced(tree, REFERENCE_TIMEOUT) for _ in range(2)]
+        for done, _ in runs:
             if done.returncode != 0:
                 detail = done.last_error_line() or f"exit code {done.returncode}"
                 raise OracleError(f"check {self.command!r} fails with the original wheel: {detail}")
-        if runs[0].stdout != runs[1].stdout:
+        (first, opened), (second, _) = runs
+        if first.stdout != second.stdout:
             raise OracleError(
                 f"check {self.command!r} prints different output on two runs of the original "
                 "(nondeterministic): nothing could be compared"
             )
-        self._expected = runs[0].stdout
-        # The trace of the original comes from a third, traced run (check() does the tracing).
-        return self.check(tree, timeout=REFERENCE_TIMEOUT)
+        self._expected = first.stdout
+        return Verdict(Outcome.PASS, "reference", first.seconds, opened)
 
     def check(self, tree: Path, *, timeout: float) -> Verdict:
+        done, opened = self._traced(tree, timeout)
+        verdict = self._judge(done)
+        if not verdict.passed:
+            return verdict
+        return Verdict(verdict.outcome, verdict.reason, verdict.seconds, opened)
+
+    def _traced(self, tree: Path, timeout: float) -> tuple[harness.Completed, frozenset[str]]:
+        """One run against the candidate tree, and what it used there."""
         with tempfile.TemporaryDirectory(prefix="trace-", dir=self._scratch) as folder:
             done = self._run([str(tree), *self._runtime_paths], timeout, trace=(tree, Path(folder)))
-            verdict = self._judge(done)
-            if not verdict.passed:
-                return verdict
             opened = [line for f in Path(folder).glob("*.txt") for line in f.read_text().splitlines()]
-        return Verdict(verdict.outcome, verdict.reason, verdict.seconds, relative(opened, tree))
+        return done, relative(opened, tree)
 
     def check_installed(self, venv_python: Path, *, timeout: float) -> Verdict:
         return self._judge(self._run([], timeout, python=str(venv_python)))
