@@ -29,7 +29,7 @@ from oracles import pip, runtime
 from oracles.command import CommandOracle
 from oracles.inference import DEFAULT_MODEL, InferenceOracle, Model
 from oracles.npz import read_npz
-from oracles.protocol import Oracle, Outcome, Verdict
+from oracles.protocol import Oracle, Outcome, Verdict, union_opened
 from oracles.venv import fresh_venv
 
 MIN_TIMEOUT = 10.0
@@ -245,10 +245,8 @@ def _reference(
     with workspace.materialize(original) as tree:
         verdicts = [judge.reference(tree) for judge in judges]
     seconds = sum(v.seconds for v in verdicts)
-    traces = [v.opened for v in verdicts if v.opened is not None]
-    opened = frozenset().union(*traces) if traces else None
     checker.timeout = timeout or max(MIN_TIMEOUT, TIMEOUT_FACTOR * seconds)
-    checker.accept(original, Verdict(Outcome.PASS, "reference", seconds, opened))
+    checker.accept(original, Verdict(Outcome.PASS, "reference", seconds, union_opened(verdicts)))
 
 
 def _must_fail_empty(search: Search, original: State) -> None:

@@ -20,7 +20,7 @@ from minimizer.journal import Journal, state_digest
 from minimizer.state import Key, State
 from minimizer.wheelfile import is_license
 from minimizer.workspace import Workspace
-from oracles.protocol import Oracle, Outcome, Verdict
+from oracles.protocol import Oracle, Outcome, Verdict, union_opened
 
 T = TypeVar("T")
 _UNRESOLVED_LIMIT = 3  # in a row: beyond that the harness is broken, not the candidates
@@ -134,17 +134,15 @@ class Checker:
         return None
 
     def _run(self, state: State) -> Verdict:
-        opened: frozenset[str] | None = None  # None: no oracle traces, so nothing is known
+        passed: list[Verdict] = []
         with self.workspace.materialize(state) as tree:
-            seconds = 0.0
             for oracle in self.oracles:
                 verdict = oracle.check(tree, timeout=self.timeout)
-                seconds += verdict.seconds
+                seconds = sum(v.seconds for v in passed) + verdict.seconds
                 if not verdict.passed:
                     return Verdict(verdict.outcome, f"{oracle.name}: {verdict.reason}", seconds)
-                if verdict.opened is not None:
-                    opened = (opened or frozenset()) | verdict.opened
-        return Verdict(Outcome.PASS, "", seconds, opened)
+                passed.append(verdict)
+        return Verdict(Outcome.PASS, "", sum(v.seconds for v in passed), union_opened(passed))
 
     def _check_budget(self) -> None:
         if self.budget.runs is not None and self.runs >= self.budget.runs:

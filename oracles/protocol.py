@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -32,6 +33,12 @@ class Verdict:
     @property
     def passed(self) -> bool:
         return self.outcome is Outcome.PASS
+
+
+def union_opened(verdicts: Iterable[Verdict]) -> frozenset[str] | None:
+    """Everything the verdicts' runs opened; None when none of them traced (nothing is known)."""
+    traces = [v.opened for v in verdicts if v.opened is not None]
+    return frozenset().union(*traces) if traces else None
 
 
 class Oracle(Protocol):
