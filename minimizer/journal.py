@@ -16,7 +16,7 @@ from types import TracebackType
 from typing import IO, Any
 
 from minimizer.errors import InputError
-from minimizer.state import State
+from minimizer.state import State, content_digest
 from oracles.protocol import Outcome, Verdict
 
 FILENAME = ".wheel-ddmin-journal.jsonl"
@@ -28,7 +28,7 @@ def state_digest(state: State) -> str:
         digest.update(f"{key.wheel}\0{key.path}\0".encode())
     for key, data in state.edits:
         digest.update(f"edit\0{key.wheel}\0{key.path}\0".encode())
-        digest.update(hashlib.sha256(data).digest())
+        digest.update(content_digest(data).encode())
     return digest.hexdigest()
 
 

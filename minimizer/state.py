@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -43,3 +45,14 @@ class State:
     def content(self, key: Key) -> bytes | None:
         """The edited bytes of ``key``, or None when it is the original file."""
         return self.edit_map.get(key)
+
+
+@functools.lru_cache(maxsize=4096)
+def content_digest(data: bytes) -> str:
+    """sha256 of an edit's bytes, computed once per content.
+
+    Size estimates, the journal and the ELF and bytecode caches all key on an edit's content, once
+    per candidate; a rewritten ``_multiarray_umath`` is 7 MB, so hashing it each time would cost
+    milliseconds on every oracle run. The cache hits by identity, since states share their edits.
+    """
+    return hashlib.sha256(data).hexdigest()

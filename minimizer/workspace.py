@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import configparser
 import contextlib
-import hashlib
 import io
 import itertools
 import os
@@ -20,7 +19,7 @@ from importlib.util import cache_from_source
 from pathlib import Path
 from types import TracebackType
 
-from minimizer.state import Key, State
+from minimizer.state import Key, State, content_digest
 from minimizer.wheelfile import DEFAULT_MAX_UNPACKED, Wheel, extract, tree_path, write_wheel
 
 _UNCHECKED = py_compile.PycInvalidationMode.UNCHECKED_HASH
@@ -125,7 +124,7 @@ class Workspace:
         )
 
     def _deflated(self, data: bytes) -> int:
-        digest = hashlib.sha256(data).hexdigest()
+        digest = content_digest(data)
         if digest not in self._compressed:
             self._compressed[digest] = len(zlib.compress(data, 6))
         return self._compressed[digest]
@@ -164,7 +163,7 @@ class Workspace:
 
     def _compile(self, source: bytes) -> Path:
         """Byte-compile an edited module once per distinct content, not once per run."""
-        digest = hashlib.sha256(source).hexdigest()
+        digest = content_digest(source)
         with self._lock:
             if digest not in self._compiled:
                 folder = self.root / "edited"

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import hashlib
-
 from minimizer import elf
 from minimizer.search import Search
-from minimizer.state import Key, State
+from minimizer.state import Key, State, content_digest
 
 
 class ElfMembers:
@@ -28,23 +26,19 @@ class ElfMembers:
         return objects
 
     def needed(self, data: bytes) -> tuple[str, ...]:
-        digest = _digest(data)
+        digest = content_digest(data)
         if digest not in self._needed:
             self._needed[digest] = elf.needed(data)
         return self._needed[digest]
 
     def drop_needed(self, data: bytes, library: str, library_data: bytes) -> bytes:
-        key = (_digest(data), library)
+        key = (content_digest(data), library)
         if key not in self._dropped:
             self._dropped[key] = elf.drop_needed(data, library, library_data)
         return self._dropped[key]
 
     def strip(self, data: bytes) -> bytes:
-        digest = _digest(data)
+        digest = content_digest(data)
         if digest not in self._stripped:
             self._stripped[digest] = elf.strip(data)
         return self._stripped[digest]
-
-
-def _digest(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
