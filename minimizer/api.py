@@ -357,7 +357,7 @@ def _removed(workspace: Workspace, original: State, final: State) -> tuple[Remov
         if key not in final.files:
             gone.append(Removed(wheel.path.name, key.path, before))
         elif key in edits:
-            after = workspace.compressed_bytes(State.of([key], {key: edits[key]}))
+            after = workspace.deflated_size(edits[key])
             detail = _edit_detail(workspace.read(key), edits[key], key.path)
             gone.append(Removed(wheel.path.name, key.path, before - after, edited=True, detail=detail))
     return tuple(sorted(gone, key=lambda r: (-r.bytes_saved, r.path)))

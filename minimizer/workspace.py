@@ -20,7 +20,7 @@ from pathlib import Path
 from types import TracebackType
 
 from minimizer.state import Key, State, content_digest
-from minimizer.wheelfile import DEFAULT_MAX_UNPACKED, Wheel, extract, tree_path, write_wheel
+from minimizer.wheelfile import DEFAULT_MAX_UNPACKED, Member, Wheel, extract, tree_path, write_wheel
 
 _UNCHECKED = py_compile.PycInvalidationMode.UNCHECKED_HASH
 
@@ -109,21 +109,23 @@ class Workspace:
 
     # Sizes -------------------------------------------------------------------------------------
 
+    def member(self, key: Key) -> Member:
+        return self.wheels[key.wheel].member(key.path)
+
     def installed_bytes(self, state: State) -> int:
         edits = state.edit_map
-        return sum(
-            len(edits[k]) if k in edits else self.wheels[k.wheel].member(k.path).size for k in state.files
-        )
+        return sum(len(edits[k]) if k in edits else self.member(k).size for k in state.files)
 
     def compressed_bytes(self, state: State) -> int:
         """An estimate of the wheels' size: each member's deflated size, edits deflated afresh."""
         edits = state.edit_map
         return sum(
-            self._deflated(edits[k]) if k in edits else self.wheels[k.wheel].member(k.path).compressed_size
+            self.deflated_size(edits[k]) if k in edits else self.member(k).compressed_size
             for k in state.files
         )
 
-    def _deflated(self, data: bytes) -> int:
+    def deflated_size(self, data: bytes) -> int:
+        """What ``data`` compresses to in a wheel, computed once per content."""
         digest = content_digest(data)
         if digest not in self._compressed:
             self._compressed[digest] = len(zlib.compress(data, 6))
@@ -150,7 +152,7 @@ class Workspace:
         target.parent.mkdir(parents=True, exist_ok=True)
         if edited is not None:
             target.write_bytes(edited)
-            os.chmod(target, self.wheels[key.wheel].member(key.path).mode)
+            os.chmod(target, self.member(key).mode)
         elif not target.exists():  # a shipped pyc may already sit where ours goes; ours wins
             _link(self.source(key), target)
         if key.path.endswith(".py"):

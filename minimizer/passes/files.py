@@ -82,7 +82,7 @@ def _inside(key: Key, folder: str) -> bool:
 
 
 def _size(key: Key, search: Search) -> int:
-    return search.workspace.wheels[key.wheel].member(key.path).compressed_size
+    return search.workspace.member(key).compressed_size
 
 
 def _order(keys: list[Key], search: Search) -> list[Key]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-import zlib
 
 from minimizer.ddmin import sweep
 from minimizer.errors import ElfError
@@ -52,6 +51,7 @@ class StripPass:
                 stripped = self._elf.strip(data)
             except ElfError:
                 continue
-            if stripped != data and len(zlib.compress(stripped, 6)) < len(zlib.compress(data, 6)):
+            size = search.workspace.deflated_size
+            if stripped != data and size(stripped) < size(data):
                 result[key] = stripped
         return result
