@@ -15,7 +15,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from minimizer import gate, markdown
-from minimizer.errors import BudgetExhausted, InputError, OracleError, VerificationError, WheelDdminError
+from minimizer.errors import InputError, OracleError, WheelDdminError
 from minimizer.passes import ALL, DEFAULT
 
 if TYPE_CHECKING:
@@ -183,11 +183,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _exit_code(error: WheelDdminError) -> int:
-    if isinstance(error, (InputError, OracleError)):
-        return EXIT_USAGE
-    if isinstance(error, (VerificationError, BudgetExhausted)):
-        return EXIT_FAILED
-    return EXIT_FAILED
+    """Input and oracle-setup errors are the user's to fix (2); any other failure is 1."""
+    return EXIT_USAGE if isinstance(error, (InputError, OracleError)) else EXIT_FAILED
 
 
 def _gates(args: argparse.Namespace) -> tuple[int | None, dict[str, Any] | None, float]:

@@ -9,6 +9,8 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+from minimizer.summary import megabytes
+
 _BAR_WIDTH = 640
 _ROW = 22
 _COLORS = ("#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7")
@@ -40,7 +42,7 @@ def svg(rows: Sequence[tuple[str, int]], title: str) -> str:
         color = _COLORS[index % len(_COLORS)]
         parts.append(f'<text x="8" y="{y + 14}">{escape(name)}</text>')
         parts.append(f'<rect x="240" y="{y}" width="{width}" height="16" fill="{color}"/>')
-        parts.append(f'<text x="{248 + width}" y="{y + 14}">{_human(size)}</text>')
+        parts.append(f'<text x="{248 + width}" y="{y + 14}">{megabytes(size)}</text>')
     parts.append("</svg>")
     return "\n".join(parts) + "\n"
 
@@ -73,8 +75,3 @@ def summary(report: Mapping[str, Any], problems: Sequence[str], picture: str | N
 
 def _mb(size: int) -> str:
     return f"{size / 1e6:.2f} MB"
-
-
-def _human(size: int) -> str:
-    """MB for the big bars, kB for the small ones, which would all read 0.00 MB."""
-    return _mb(size) if size >= 100_000 else f"{size / 1e3:.1f} kB"
