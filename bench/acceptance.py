@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from minimizer.api import default_runtime
+from minimizer.options import default_runtime
 from minimizer.wheelfile import read_wheel
 from minimizer.workspace import Workspace
 from oracles import pip, runtime

@@ -11,24 +11,20 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from packaging.requirements import InvalidRequirement, Requirement
-from packaging.tags import sys_tags
-
+from minimizer import options
 from minimizer.driver import reduce_to_fixpoint
-from minimizer.errors import BudgetExhausted, InputError, OracleError, VerificationError
+from minimizer.errors import BudgetExhausted, OracleError, VerificationError
 from minimizer.journal import FILENAME as JOURNAL
 from minimizer.journal import Journal
-from minimizer.passes import ALL, DEFAULT, Pass, by_name
+from minimizer.passes import Pass
 from minimizer.search import Budget, Checker, PassStats, Progress, Search
 from minimizer.state import State
-from minimizer.wheelfile import DEFAULT_MAX_UNPACKED, Wheel, file_sha256, read_wheel
+from minimizer.wheelfile import DEFAULT_MAX_UNPACKED, read_wheel
 from minimizer.workspace import Workspace
 from oracles import pip, runtime
 from oracles.command import CommandOracle
-from oracles.inference import DEFAULT_MODEL, InferenceOracle, Model
-from oracles.npz import read_npz
+from oracles.inference import InferenceOracle
 from oracles.protocol import Oracle, Outcome, Verdict, union_opened
 from oracles.venv import fresh_venv
 
@@ -114,14 +110,14 @@ def minimize(
     reaches the same wheel.
     """
     started = time.monotonic()
-    out = _output_dir(Path(output_dir))
+    out = options.output_dir(Path(output_dir))
     cache = runtime.cache_root()
-    read = [read_wheel(_wheel_path(w, cache), max_unpacked=max_unpacked) for w in wheels]
-    _check_tags(read)
-    _check_not_overwriting(read, out)
-    pass_list = _passes(passes)
-    models = _models(oracles, inputs or {}, use_default=not checks)
-    chosen = _runtime(read, runtime_choice, cache) if models else None
+    read = [read_wheel(options.wheel_path(w, cache), max_unpacked=max_unpacked) for w in wheels]
+    options.check_tags(read)
+    options.check_not_overwriting(read, out)
+    pass_list = options.passes(passes)
+    models = options.models(oracles, inputs or {}, use_default=not checks)
+    chosen = options.runtime_for(read, runtime_choice, cache) if models else None
     with Workspace(read, max_unpacked=max_unpacked) as workspace:
         judges: list[Oracle] = []
         if chosen is not None:
@@ -134,7 +130,7 @@ def minimize(
         search = Search(checker, tuple(keep))
         original = workspace.original()
         _reference(workspace, judges, checker, original, timeout)
-        header = _job(read, models, checks, pass_list, keep)
+        header = options.job_header(read, models, checks, pass_list, keep)
         with Journal(out / JOURNAL, header, resume=resume) as checker.journal:
             _must_fail_empty(search, original)
             final, complete, reason = _search(original, pass_list, search)
@@ -145,98 +141,6 @@ def minimize(
             workspace, original, final, result_paths, checker, started, complete, reason, verified, chosen
         )
     return result
-
-
-def _job(
-    wheels: Sequence[Wheel],
-    models: Sequence[Model],
-    checks: Sequence[str],
-    passes: Sequence[Pass],
-    keep: Sequence[str],
-) -> dict[str, Any]:
-    """What a journal must match to be resumed: the same inputs, oracles and search settings."""
-    return {
-        "wheels": [file_sha256(w.path) for w in wheels],
-        "models": [file_sha256(m.path) for m in models],
-        "samples": [[sorted(s) for s in m.samples] for m in models],
-        "checks": list(checks),
-        "passes": [p.name for p in passes],
-        "keep": list(keep),
-    }
-
-
-def _output_dir(path: Path) -> Path:
-    if path.exists() and not path.is_dir():
-        raise InputError(f"output path {path} is a file, not a folder")
-    return path
-
-
-def _wheel_path(spec: str | Path, cache: Path) -> Path:
-    text = str(spec)
-    if text.endswith(".whl") or os.sep in text or Path(text).exists():
-        return Path(text)
-    try:
-        Requirement(text)
-    except InvalidRequirement as error:
-        raise InputError(f"{text!r} is neither a wheel path nor a requirement: {error}") from error
-    return runtime.cached_download(text, cache / "wheels")
-
-
-def _check_not_overwriting(wheels: Sequence[Wheel], out: Path) -> None:
-    """Outputs keep the input's file name: in the input's own folder they would replace it."""
-    for wheel in wheels:
-        if (out / wheel.path.name).resolve() == wheel.path.resolve():
-            raise InputError(f"the output would overwrite the input {wheel.path}: choose another -o folder")
-
-
-def _check_tags(wheels: Sequence[Wheel]) -> None:
-    supported = set(sys_tags())
-    for wheel in wheels:
-        if not wheel.tags & supported:
-            raise InputError(
-                f"{wheel.path.name} does not fit this interpreter (Python {platform.python_version()}"
-                f" on {platform.machine()}): run wheel-ddmin with a Python the wheel is built for"
-            )
-
-
-def _passes(names: Sequence[str] | None) -> list[Pass]:
-    chosen = list(names) if names is not None else list(DEFAULT)
-    unknown = [n for n in chosen if n not in ALL]
-    if unknown or not chosen:
-        raise InputError(
-            f"unknown pass {unknown[0]!r}: choose from {', '.join(ALL)}" if unknown else "no passes chosen"
-        )
-    return list(by_name(chosen))
-
-
-def _models(
-    paths: Sequence[str | Path], inputs: Mapping[str, Sequence[str | Path]], *, use_default: bool
-) -> list[Model]:
-    if not paths and use_default:
-        paths = [DEFAULT_MODEL]
-    by_model = {Path(k).resolve(): v for k, v in inputs.items()}
-    models = []
-    for path in map(Path, paths):
-        if not path.is_file():
-            raise InputError(f"model not found: {path}")
-        samples = tuple(read_npz(Path(s)) for s in by_model.pop(path.resolve(), ()))
-        models.append(Model(path, samples))
-    if by_model:
-        raise InputError(f"sample inputs given for {next(iter(by_model))}, which is not an --oracle model")
-    return models
-
-
-def _runtime(wheels: Sequence[Wheel], choice: str | None, cache: Path) -> runtime.Runtime:
-    """The runtime models run on: one of the input wheels if it is one (it is minimized too)."""
-    given = [w for w in wheels if runtime.is_runtime(w.path.name)]
-    if given and choice is None:
-        return runtime.install(given[0].path, cache, itself=False)
-    return runtime.provide(choice or default_runtime(wheels), cache)
-
-
-def default_runtime(wheels: Sequence[Wheel]) -> str:
-    numpy = [w for w in wheels if w.name == "numpy"]
-    return runtime.default_for(numpy[0].version) if numpy else "tflite-runtime"
 
 
 def _reference(
