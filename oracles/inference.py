@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from minimizer.errors import InputError, OracleError
-from oracles import harness
+from oracles import _inputs, harness
 from oracles._trace import relative
 from oracles.npz import Array
 from oracles.protocol import Outcome, Verdict
@@ -27,7 +27,7 @@ _TFLITE_IDENTIFIER = b"TFL3"
 
 @dataclass(frozen=True, slots=True)
 class Model:
-    """A model to run, and its input sets: None means two generated, deterministic sets."""
+    """A model to run, and its input sets: none given means two generated, deterministic sets."""
 
     path: Path
     samples: tuple[Mapping[str, Array], ...] = field(default=())
@@ -64,10 +64,19 @@ class InferenceOracle:
         self._models = [self._model_spec(i, m) for i, m in enumerate(models)]
         self._expected: list[Any] | None = None
 
+    @property
+    def model_paths(self) -> list[Path]:
+        return [Path(m["path"]) for m in self._models]
+
     def _model_spec(self, index: int, model: Model) -> dict[str, Any]:
-        sets: list[dict[str, Any] | None] = [None, None]
-        if model.samples:
-            sets = [self._write_samples(index, n, s) for n, s in enumerate(model.samples)]
+        sets = _inputs.search_sets(index, len(model.samples) or 2)
+        for number, arrays in enumerate(model.samples):
+            # An input a sample set lacks is generated with the seed the set would have had.
+            sets[number] = {
+                **sets[number],
+                "kind": _inputs.GIVEN,
+                "arrays": self._write_samples(index, number, arrays),
+            }
         return {"path": str(model.path.resolve()), "input_sets": sets}
 
     def _write_samples(self, model: int, number: int, arrays: Mapping[str, Array]) -> dict[str, Any]:
@@ -115,6 +124,29 @@ class InferenceOracle:
             return Verdict(Outcome.FAIL, "outputs differ from the original", result["seconds"])
         return Verdict(Outcome.PASS, "", result["seconds"])
 
+    def run_sets(
+        self,
+        tree: Path | None,
+        sets: Sequence[Sequence[dict[str, Any]]],
+        *,
+        timeout: float,
+        keep_going: bool = False,
+        trace: bool = False,
+        python: str | None = None,
+    ) -> dict[str, Any]:
+        """Run every model on other input sets: one list of descriptors (``oracles._inputs``) per model.
+
+        The raw probe result: ``ok``; ``outputs[model][set]``, a list of output digests, or with
+        ``keep_going`` ``{"error": ...}`` for a set that raised; ``opened`` (absolute paths under
+        ``tree``) when traced; ``unresolved`` when the harness broke. ``tree`` None with ``python`` a
+        venv's interpreter runs what pip installed there.
+        """
+        models = [{**m, "input_sets": list(s)} for m, s in zip(self._models, sets, strict=True)]
+        roots = [tree] if tree is not None else []
+        return self._probe(
+            tree, roots, timeout=timeout, trace=trace, python=python, models=models, keep_going=keep_going
+        )
+
     def _probe(
         self,
         tree: Path | None,
@@ -123,14 +155,17 @@ class InferenceOracle:
         timeout: float,
         trace: bool,
         python: str | None = None,
+        models: list[dict[str, Any]] | None = None,
+        keep_going: bool = False,
     ) -> dict[str, Any]:
         folder = Path(tempfile.mkdtemp(prefix=f"probe{next(self._counter)}-", dir=self._scratch))
         try:
             spec = {
                 "paths": [str(tree), str(self.runtime.tree)] if tree is not None else [],
                 "runtime_module": self.runtime.module,
-                "models": self._models,
+                "models": self._models if models is None else models,
                 "trace_roots": [str(r) for r in trace_roots] if trace else [],
+                "keep_going": keep_going,
                 "out": str(folder / "result.json"),
             }
             (folder / "spec.json").write_text(json.dumps(spec), encoding="utf-8")
