@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import configparser
 import contextlib
-import io
 import itertools
 import os
 import py_compile
@@ -218,26 +216,43 @@ def _link(source: Path, target: Path) -> None:
 
 
 def prune_entry_points(text: str, files: set[str | None]) -> str:
-    """Drop console and GUI scripts whose module is gone, so installing never leaves a dead command."""
-    parser = configparser.ConfigParser(interpolation=None, delimiters=("=",))
-    parser.optionxform = str  # type: ignore[assignment, method-assign]  # names are case-sensitive
-    parser.read_string(text)
-    changed = False
-    for section in ("console_scripts", "gui_scripts"):
-        if not parser.has_section(section):
+    """Drop console and GUI scripts whose module is gone, so installing never leaves a dead command.
+
+    Line by line, the way pip's reader (importlib.metadata) sees the file: every other line stays as
+    it was, and a name given twice, which configparser would refuse, is no error.
+    """
+    out: list[str] = []
+    for header, lines in _sections(text):
+        name = header.strip()[1:-1].strip() if header else ""
+        if name not in ("console_scripts", "gui_scripts"):
+            out += [header, *lines] if header else lines
             continue
-        for name, target in list(parser.items(section)):
-            module = target.split(":")[0].strip()
-            if not _module_present(module, files):
-                parser.remove_option(section, name)
-                changed = True
-        if not parser.options(section):
-            parser.remove_section(section)
-    if not changed:
-        return text
-    out = io.StringIO()
-    parser.write(out)
-    return out.getvalue().rstrip("\n") + "\n"
+        kept = [line for line in lines if not _is_entry(line) or _entry_alive(line, files)]
+        if any(_is_entry(line) for line in kept) or kept == lines:
+            out += [header, *kept]
+    return "".join(out)
+
+
+def _sections(text: str) -> list[tuple[str, list[str]]]:
+    """The file's lines grouped under their ``[section]`` line (the first group's header is empty)."""
+    groups: list[tuple[str, list[str]]] = [("", [])]
+    for line in text.splitlines(keepends=True):
+        stripped = line.strip()
+        if stripped.startswith("[") and stripped.endswith("]"):
+            groups.append((line, []))
+        else:
+            groups[-1][1].append(line)
+    return groups
+
+
+def _is_entry(line: str) -> bool:
+    stripped = line.strip()
+    return "=" in stripped and not stripped.startswith(("#", ";"))
+
+
+def _entry_alive(line: str, files: set[str | None]) -> bool:
+    module = line.partition("=")[2].split(":")[0].strip()
+    return _module_present(module, files)
 
 
 def _module_present(module: str, files: set[str | None]) -> bool:

@@ -424,3 +424,10 @@ def test_prune_keeps_unchanged_text_byte_identical() -> None:
 def test_prune_is_case_sensitive_about_script_names() -> None:
     text = "[console_scripts]\nDemo = demo.cli:main\ngone = nope:main\n"
     assert sections(prune_entry_points(text, set(TREE))) == {"console_scripts": {"Demo": "demo.cli:main"}}
+
+
+def test_prune_takes_entry_points_that_repeat_a_name() -> None:
+    """pip installs such a file (importlib.metadata reads it line by line); configparser would refuse it."""
+    text = "[console_scripts]\nDemo = demo.cli:main\nDemo = demo.missing:main\n\n[x]\ny = z\ny = w\n"
+    expected = "[console_scripts]\nDemo = demo.cli:main\n\n[x]\ny = z\ny = w\n"
+    assert prune_entry_points(text, set(TREE)) == expected
