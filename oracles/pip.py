@@ -13,17 +13,22 @@ from oracles import harness
 PIP_TIMEOUT = 900.0
 
 
-def _pip(args: Sequence[str], *, python: str = sys.executable) -> harness.Completed:
+def _pip(args: Sequence[str], *, tmp: Path, python: str = sys.executable) -> harness.Completed:
+    """pip with its temporary folders in ``tmp``, which the caller removes even if pip is killed."""
     argv = [python, "-m", "pip", "--disable-pip-version-check", "--no-input", *args]
-    return harness.run(argv, timeout=PIP_TIMEOUT, env=harness.python_env())
+    env = harness.python_env({"TMPDIR": str(tmp), "TEMP": str(tmp), "TMP": str(tmp)})
+    return harness.run(argv, timeout=PIP_TIMEOUT, env=env)
 
 
 def download(requirement: str, dest: Path, *, python: str = sys.executable) -> Path:
     """Download the one wheel of ``requirement`` that fits ``python`` into ``dest``; return its path."""
     dest.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=dest) as tmp:
-        result = _pip(["download", "--no-deps", "--only-binary=:all:", "-d", tmp, requirement], python=python)
-        wheels = sorted(Path(tmp).glob("*.whl"))
+    with tempfile.TemporaryDirectory(prefix=".download-", dir=dest) as tmp:
+        got, scratch = Path(tmp) / "got", Path(tmp) / "tmp"
+        scratch.mkdir()
+        args = ["download", "--no-deps", "--only-binary=:all:", "-d", str(got), requirement]
+        result = _pip(args, tmp=scratch, python=python)
+        wheels = sorted(got.glob("*.whl"))
         if result.returncode != 0 or len(wheels) != 1:
             raise InputError(f"cannot download {requirement!r}: {result.last_error_line()}")
         final = dest / wheels[0].name
@@ -31,13 +36,24 @@ def download(requirement: str, dest: Path, *, python: str = sys.executable) -> P
     return final
 
 
+def wheels_of(requirements: Sequence[str], dest: Path) -> None:
+    """Wheels of ``requirements`` and of everything they need, into ``dest`` (built when need be)."""
+    with tempfile.TemporaryDirectory(prefix=".wheels-", dir=dest) as tmp:
+        result = _pip(["wheel", "--wheel-dir", str(dest), *requirements], tmp=Path(tmp))
+    if result.returncode != 0:
+        raise OracleError(f"cannot download {', '.join(requirements)}: {result.last_error_line()}")
+
+
 def install_target(wheels: Sequence[Path], target: Path, *, deps: Sequence[str] = ()) -> None:
     """Install wheels without their dependencies (plus the named ones, with theirs) into a folder."""
     result = harness.Completed(0, b"", b"", 0.0)
-    if wheels:
-        result = _pip(["install", "--no-deps", "--no-compile", "--target", str(target), *map(str, wheels)])
-    if result.returncode == 0 and deps:
-        result = _pip(["install", "--no-compile", "--target", str(target), *deps])
+    target.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".pip-", dir=target.parent) as tmp:
+        if wheels:
+            args = ["install", "--no-deps", "--no-index", "--no-compile", "--target", str(target)]
+            result = _pip([*args, *map(str, wheels)], tmp=Path(tmp))
+        if result.returncode == 0 and deps:
+            result = _pip(["install", "--no-compile", "--target", str(target), *deps], tmp=Path(tmp))
     if result.returncode != 0:
         what = ", ".join([w.name for w in wheels] + list(deps))
         raise OracleError(f"cannot install {what}: {result.last_error_line()}")
@@ -48,8 +64,11 @@ def install_venv(venv_python: Path, wheels: Sequence[Path], *, deps: Sequence[st
 
     The wheels go first: pip then keeps the numpy they bring when a dependency also asks for one.
     """
-    result = _pip(["install", "--no-deps", "--no-index", *map(str, wheels)], python=str(venv_python))
-    if result.returncode == 0 and deps:
-        result = _pip(["install", *deps], python=str(venv_python))
+    python = str(venv_python)
+    # Inside the venv, which its maker removes: an interrupted pip leaves nothing in the system temp.
+    with tempfile.TemporaryDirectory(prefix=".pip-", dir=venv_python.parent.parent) as tmp:
+        result = _pip(["install", "--no-deps", "--no-index", *map(str, wheels)], tmp=Path(tmp), python=python)
+        if result.returncode == 0 and deps:
+            result = _pip(["install", *deps], tmp=Path(tmp), python=python)
     if result.returncode != 0:
         raise OracleError(f"pip install failed: {result.last_error_line()}")

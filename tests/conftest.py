@@ -6,8 +6,9 @@ import base64
 import csv
 import hashlib
 import io
+import tempfile
 import zipfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import pytest
@@ -24,11 +25,13 @@ def build_wheel(
     version: str = "1.0",
     tag: str = "py3-none-any",
     entry_points: str | None = None,
+    metadata: str = "",
 ) -> Path:
-    """A valid wheel with the given package files, correct RECORD, WHEEL and METADATA."""
+    """A valid wheel with the given package files, correct RECORD, WHEEL and METADATA (plus ``metadata``)."""
     dist_info = f"{name}-{version}.dist-info"
     members: dict[str, bytes] = {p: d.encode() if isinstance(d, str) else d for p, d in files.items()}
-    members[f"{dist_info}/METADATA"] = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode()
+    head = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n{metadata}"
+    members[f"{dist_info}/METADATA"] = head.encode()
     members[f"{dist_info}/WHEEL"] = (
         f"Wheel-Version: 1.0\nGenerator: tests\nRoot-Is-Purelib: true\nTag: {tag}\n".encode()
     )
@@ -57,3 +60,18 @@ def wheel_factory(tmp_path: Path) -> Callable[..., Path]:
         return build_wheel(tmp_path, files, **kwargs)  # type: ignore[arg-type]
 
     return make
+
+
+@pytest.fixture
+def private_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A temp folder of this test's own, for this process and its children: what is left there is ours.
+
+    The system's temp folder is shared with other processes (other runs of wheel-ddmin among them),
+    so a test that looks for leftovers there would see theirs.
+    """
+    folder = tmp_path / "tmp"
+    folder.mkdir()
+    for name in ("TMPDIR", "TEMP", "TMP"):
+        monkeypatch.setenv(name, str(folder))
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    yield folder
