@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import shutil
 import sys
+import tempfile
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from email.parser import Parser
 from pathlib import Path
@@ -24,6 +28,7 @@ KNOWN = {
     "ai-edge-litert": ("ai-edge-litert", "ai_edge_litert.interpreter"),
 }
 MODULES = {name: module for name, (_, module) in KNOWN.items()}
+RESOLVED = "resolved.json"  # in the wheel cache: what each unpinned requirement resolved to
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +41,7 @@ class Runtime:
     wheel: Path
     tree: Path
     dependencies: tuple[str, ...] = ()  # requirements besides numpy, installed beside the runtime
+    dependency_wheels: tuple[Path, ...] = ()  # their wheels (and theirs) in the cache, numpy left out
 
 
 def cache_root() -> Path:
@@ -55,14 +61,14 @@ def default_for(numpy_version: Version) -> str:
     return "tflite-runtime" if numpy_version.major < 2 else "ai-edge-litert"
 
 
-def provide(choice: str, cache: Path) -> Runtime:
+def provide(choice: str, cache: Path, *, refresh: bool = False) -> Runtime:
     """A runtime by name (downloaded from the package index) or from a local wheel path."""
     if choice.endswith(".whl"):
         wheel = Path(choice)
         if not wheel.is_file():
             raise InputError(f"runtime wheel not found: {choice}")
     elif choice in KNOWN:
-        wheel = cached_download(KNOWN[choice][0], cache / "wheels")
+        wheel = cached_download(KNOWN[choice][0], cache / "wheels", refresh=refresh)
     else:
         raise InputError(f"unknown runtime {choice!r}: use tflite-runtime, ai-edge-litert or a .whl")
     return install(wheel, cache)
@@ -76,7 +82,8 @@ def install(wheel: Path, cache: Path, *, itself: bool = True) -> Runtime:
     """Install a runtime wheel and its dependencies, never numpy, into a cached folder.
 
     ``itself=False`` installs the dependencies alone: the runtime is then one of the wheels being
-    minimized, and the candidate tree brings it.
+    minimized, and the candidate tree brings it. The dependencies' wheels are kept in the cache
+    too, so that later runs and their final pip check need no package index.
     """
     name, version, _, _ = parse_wheel_filename(wheel.name)
     module = MODULES.get(name)
@@ -85,28 +92,95 @@ def install(wheel: Path, cache: Path, *, itself: bool = True) -> Runtime:
     suffix = "" if itself else "-dependencies"
     tree = cache / "runtimes" / (wheel.name.removesuffix(".whl") + suffix)
     dependencies = tuple(_dependencies_but_numpy(wheel))
+    wheels = _dependency_wheels(wheel, dependencies, cache) if dependencies else ()
     if not (tree / ".complete").exists():
         shutil.rmtree(tree, ignore_errors=True)
         tree.mkdir(parents=True)
-        pip.install_target([wheel] if itself else [], tree, deps=dependencies)
+        pip.install_target([wheel, *wheels] if itself else list(wheels), tree)
         # A dependency may still have pulled numpy in; the candidate must be the only numpy in sight.
         for stray in [tree / "numpy", *tree.glob("numpy-*.dist-info"), tree / "numpy.libs"]:
             shutil.rmtree(stray, ignore_errors=True)
         (tree / ".complete").write_text("")
-    return Runtime(str(name), str(version), module, wheel, tree, dependencies)
+    return Runtime(str(name), str(version), module, wheel, tree, dependencies, wheels)
 
 
-def cached_download(requirement: str, dest: Path) -> Path:
-    """A pinned requirement's wheel from the cache when it is there; else a download."""
+def _dependency_wheels(wheel: Path, requirements: Sequence[str], cache: Path) -> tuple[Path, ...]:
+    """The wheels of ``requirements`` and of what they need, downloaded once; numpy's left out."""
+    folder = cache / "dependencies" / wheel.name.removesuffix(".whl")
+    if not (folder / ".complete").exists():
+        # Filled aside, then renamed into place: other runs share the cache and may race us here.
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        partial = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+        try:
+            pip.wheels_of(requirements, partial)
+            (partial / ".complete").write_text("")
+            shutil.rmtree(folder, ignore_errors=True)
+            with contextlib.suppress(OSError):  # another run got there first: its copy serves
+                os.replace(partial, folder)
+        finally:
+            shutil.rmtree(partial, ignore_errors=True)
+    found = sorted(folder.glob("*.whl"))
+    return tuple(w for w in found if parse_wheel_filename(w.name)[0] != "numpy")
+
+
+def cached_download(requirement: str, dest: Path, *, refresh: bool = False) -> Path:
+    """A requirement's wheel from the cache when the cache can answer; else from the package index.
+
+    A pin (``==``) is answered by any cached wheel of that version. Anything else is resolved against
+    the index once, to the newest release that fits this interpreter, and that answer is kept in
+    ``resolved.json`` and reused, offline too, until ``refresh`` asks the index again.
+    """
     req = Requirement(requirement)
     pinned = [s.version for s in req.specifier if s.operator == "=="]
+    if not refresh:
+        found = _cached_pin(req, pinned[0], dest) if pinned else _resolved(requirement, dest)
+        if found is not None:
+            return found
+    wheel = pip.download(requirement, dest)
+    if not pinned:
+        _remember(requirement, wheel, dest)
+    return wheel
+
+
+def _cached_pin(req: Requirement, pin: str, dest: Path) -> Path | None:
     supported = set(sys_tags())
-    for candidate in sorted(dest.glob("*.whl")) if pinned else ():
+    for candidate in sorted(dest.glob("*.whl")):
         name, version, _, tags = parse_wheel_filename(candidate.name)
-        fits = name == canonicalize_name(req.name) and Version(pinned[0]) == version
-        if fits and tags & supported:
+        if name == canonicalize_name(req.name) and Version(pin) == version and tags & supported:
             return candidate
-    return pip.download(requirement, dest)
+    return None
+
+
+def _resolution_key(requirement: str) -> str:
+    # The same requirement resolves to another wheel for another interpreter or platform.
+    return f"{Requirement(requirement)} for {next(iter(sys_tags()))}"
+
+
+def _resolved(requirement: str, dest: Path) -> Path | None:
+    try:
+        known = json.loads((dest / RESOLVED).read_text(encoding="utf-8"))
+        wheel = dest / known[_resolution_key(requirement)]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return wheel if wheel.is_file() else None
+
+
+def _remember(requirement: str, wheel: Path, dest: Path) -> None:
+    """Record what an unpinned requirement resolved to (replaced whole: other runs share the cache)."""
+    try:
+        known = json.loads((dest / RESOLVED).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        known = {}
+    known = known if isinstance(known, dict) else {}
+    known[_resolution_key(requirement)] = wheel.name
+    fd, tmp = tempfile.mkstemp(prefix=f".{RESOLVED}.", dir=dest)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(known, handle, indent=1, sort_keys=True)
+        os.replace(tmp, dest / RESOLVED)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def _dependencies_but_numpy(wheel: Path) -> list[str]:
