@@ -25,3 +25,7 @@ class VerificationError(WheelDdminError):
 
 class BudgetExhausted(WheelDdminError):
     """The oracle-run or time budget ran out; the best result so far stands."""
+
+
+class WheelDdminWarning(UserWarning):
+    """Something the user should know, that does not stop the run (the CLI prints it as one line)."""

@@ -10,12 +10,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import tempfile
 import threading
+import warnings
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
-from minimizer.errors import InputError
+from minimizer.errors import InputError, WheelDdminWarning
 from minimizer.state import State, content_digest
 from oracles.protocol import Outcome, Verdict
 
@@ -33,25 +35,44 @@ def state_digest(state: State) -> str:
 
 
 class Journal:
-    """Appends verdicts as they come; ``known`` holds what an earlier run of the same job found."""
+    """Appends verdicts as they come; ``known`` holds what an earlier run of the same job found.
+
+    Made before the run starts, it only reads: a journal of another job is refused and any other
+    surprise is said (a warning) before the first oracle run. Entered, it starts writing: a fresh
+    journal replaces an old one, a resumed one is rewritten clean (a line the interruption cut
+    short would otherwise swallow the next one).
+    """
 
     def __init__(self, path: Path, header: dict[str, Any], *, resume: bool) -> None:
         self.path = path
         self.known: dict[str, Verdict] = {}
+        self._lines: list[str] = []
         if resume and path.exists():
-            self.known = _load(path, header)
-        elif not resume and path.exists():
-            path.unlink()
+            self.known, self._lines = _load(path, header)
+        elif resume:
+            _warn(f"--resume: no journal in {path.parent} to resume from: starting from the beginning")
+        elif path.exists():
+            _warn(
+                f"{path.parent} holds the journal of an interrupted run: starting over, which replaces it "
+                "(--resume continues it instead)"
+            )
         self._lock = threading.Lock()
         self._handle: IO[str] | None = None
         self._header = header
 
     def __enter__(self) -> Journal:
-        fresh = not self.path.exists()
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f"{self.path.name}.", suffix=".part", dir=self.path.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(
+                    "".join(f"{line}\n" for line in [json.dumps({"header": self._header}), *self._lines])
+                )
+            os.replace(tmp, self.path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
         self._handle = open(self.path, "a", encoding="utf-8")
-        if fresh:
-            self._write({"header": self._header})
         return self
 
     def __exit__(
@@ -84,17 +105,26 @@ class Journal:
         os.fsync(self._handle.fileno())
 
 
-def _load(path: Path, header: dict[str, Any]) -> dict[str, Verdict]:
+def _warn(message: str) -> None:
+    warnings.warn(message, WheelDdminWarning, stacklevel=3)
+
+
+def _load(path: Path, header: dict[str, Any]) -> tuple[dict[str, Verdict], list[str]]:
+    """The verdicts of an interrupted run of this job, and their lines as written."""
     known: dict[str, Verdict] = {}
+    lines: list[str] = []
     with open(path, encoding="utf-8") as handle:
-        lines = handle.read().splitlines()
+        texts = handle.read().splitlines()
     try:
-        first = json.loads(lines[0])["header"] if lines else None
+        first = json.loads(texts[0])["header"] if texts else None
     except (ValueError, KeyError, TypeError):
         first = None
     if first != header:
-        raise InputError(f"{path} belongs to another job (other wheels, models or checks): not resuming")
-    for text in lines[1:]:
+        raise InputError(
+            f"the journal in {path.parent} belongs to another job ({_differences(first, header)}): "
+            "run without --resume to start over, or choose another -o folder"
+        )
+    for text in texts[1:]:
         try:
             line = json.loads(text)
             opened = frozenset(line["opened"]) if line["opened"] is not None else None
@@ -102,4 +132,12 @@ def _load(path: Path, header: dict[str, Any]) -> dict[str, Verdict]:
         except (ValueError, KeyError, TypeError):
             break  # a line cut short by the interruption: everything before it stands
         known[line["state"]] = verdict
-    return known
+        lines.append(text)
+    return known, lines
+
+
+def _differences(old: object, new: dict[str, Any]) -> str:
+    if not isinstance(old, dict):
+        return "its header is unreadable"
+    differ = [key for key in new if old.get(key) != new[key]] + [key for key in old if key not in new]
+    return f"other {', '.join(differ)}" if differ else "another header"
