@@ -34,7 +34,7 @@ def main() -> int:
         with workspace.materialize(workspace.original()) as tree:
             oracle.reference(tree)
         with fresh_venv(workspace.scratch) as python:
-            pip.install_venv(python, [args.minimized, chosen.wheel], deps=chosen.dependencies)
+            pip.install_venv(python, [args.minimized, chosen.wheel, *chosen.dependency_wheels])
             verdict = oracle.check_installed(python, timeout=TIMEOUT)
     names = ", ".join(m.name for m in args.models)
     runtime_name = f"{chosen.name} {chosen.version}"

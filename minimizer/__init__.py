@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from importlib import metadata
 from typing import TYPE_CHECKING, Any
 
 from minimizer.errors import (
@@ -10,6 +11,7 @@ from minimizer.errors import (
     OracleError,
     VerificationError,
     WheelDdminError,
+    WheelDdminWarning,
 )
 
 if TYPE_CHECKING:
@@ -25,8 +27,15 @@ __all__ = [
     "Result",
     "VerificationError",
     "WheelDdminError",
+    "WheelDdminWarning",
+    "__version__",
     "minimize",
 ]
+
+try:
+    __version__ = metadata.version("wheel-ddmin")
+except metadata.PackageNotFoundError:  # run from a source tree that was never installed
+    __version__ = "unknown"
 
 _LAZY = {
     "minimize": "minimizer.api",

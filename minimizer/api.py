@@ -14,17 +14,18 @@ from pathlib import Path
 
 from minimizer import options
 from minimizer.driver import reduce_to_fixpoint
-from minimizer.errors import BudgetExhausted, OracleError, VerificationError
+from minimizer.errors import BudgetExhausted, InputError, OracleError, VerificationError
 from minimizer.journal import FILENAME as JOURNAL
 from minimizer.journal import Journal
+from minimizer.outdir import OutputFolder
 from minimizer.passes import Pass
 from minimizer.search import Budget, Checker, PassStats, Progress, Search
 from minimizer.state import State
-from minimizer.wheelfile import DEFAULT_MAX_UNPACKED, read_wheel
+from minimizer.wheelfile import DEFAULT_MAX_UNPACKED, unpacked_size
 from minimizer.workspace import Workspace
 from oracles import pip, runtime
 from oracles.command import CommandOracle
-from oracles.inference import InferenceOracle
+from oracles.inference import InferenceOracle, Model
 from oracles.protocol import Oracle, Outcome, Verdict, union_opened
 from oracles.venv import fresh_venv
 
@@ -93,61 +94,100 @@ def minimize(
     verify: bool = True,
     resume: bool = False,
     max_unpacked: int = DEFAULT_MAX_UNPACKED,
+    refresh: bool = False,
     progress: Callable[[Progress], None] | None = None,
 ) -> Result:
     """Shrink ``wheels`` to the smallest wheels whose inference stays bit-identical.
 
-    ``wheels`` are paths or requirements (``numpy==1.26.4``). ``oracles`` are ``.tflite`` models
-    (none: the small model shipped with wheel-ddmin); ``inputs`` maps a model to ``.npz`` sample sets;
-    ``checks`` are shell commands that must exit 0 and print what they print with the original.
+    ``wheels`` are paths or requirements (``numpy==1.26.4``; an unpinned one is resolved once and
+    cached, ``refresh=True`` asks the index again). ``oracles`` are ``.tflite`` models (none: the
+    small model shipped with wheel-ddmin); ``inputs`` maps a model to ``.npz`` sample sets, each
+    holding exactly one array per model input; ``checks`` are shell commands that must exit 0 and
+    print what they print with the original. Everything is checked before the first oracle run.
     Raises ``InputError`` for unusable input, ``OracleError`` when the original does not pass or
     the runtime cannot be installed, ``VerificationError`` when the result fails after a real
     ``pip install`` (nothing is written then). A budget or Ctrl-C (KeyboardInterrupt) ends the search
     early: the best wheel so far, every step of it oracle-checked, is still written, without the
-    final pip check; ``Result.complete`` is False and ``Result.stop_reason`` says why. Every verdict
-    is journaled in the output folder until the run completes; ``resume=True`` takes the verdicts of
-    an interrupted run of the same job from there, so no oracle run is repeated and the search
-    reaches the same wheel.
+    final pip check; ``Result.complete`` is False and ``Result.stop_reason`` says why. A
+    KeyboardInterrupt before the original passed its reference run propagates, and nothing is
+    written. Every verdict is journaled in the output folder until the run completes;
+    ``resume=True`` takes the verdicts of an interrupted run of the same job from there, so no
+    oracle run is repeated and the search reaches the same wheel. One run at a time may use an
+    output folder. Things worth knowing that do not stop the run are ``WheelDdminWarning``s.
     """
     started = time.monotonic()
+    _announce(progress, "reading")
+    options.check_settings(jobs=jobs, timeout=timeout, budget=budget, max_unpacked=max_unpacked)
     out = options.output_dir(Path(output_dir))
-    cache = runtime.cache_root()
-    read = [read_wheel(options.wheel_path(w, cache), max_unpacked=max_unpacked) for w in wheels]
-    options.check_tags(read)
-    options.check_not_overwriting(read, out)
     pass_list = options.passes(passes)
     models = options.models(oracles, inputs or {}, use_default=not checks)
-    chosen = options.runtime_for(read, runtime_choice, cache) if models else None
-    with Workspace(read, max_unpacked=max_unpacked) as workspace:
-        judges: list[Oracle] = []
-        if chosen is not None:
-            judges.append(InferenceOracle(models, chosen, workspace.scratch))
-        extra_paths = [chosen.tree] if chosen is not None else []
-        judges += [CommandOracle(c, extra_paths, workspace.scratch, cwd=Path.cwd()) for c in checks]
-        checker = Checker(
-            workspace, judges, timeout or 0.0, jobs or os.cpu_count() or 1, budget or Budget(), progress
-        )
-        search = Search(checker, tuple(keep))
-        original = workspace.original()
-        _reference(workspace, judges, checker, original, timeout)
-        header = options.job_header(read, models, checks, pass_list, keep)
-        with Journal(out / JOURNAL, header, resume=resume) as checker.journal:
-            _must_fail_empty(search, original)
-            final, complete, reason = _search(original, pass_list, search)
-            result_paths, verified = _write(workspace, final, judges, chosen, out, verify and complete)
-            if complete:
-                checker.journal.discard()
-        result = _result(
-            workspace, original, final, result_paths, checker, started, complete, reason, verified, chosen
-        )
+    cache = runtime.cache_root()
+    read = options.read_wheels(wheels, cache, out, max_unpacked=max_unpacked, refresh=refresh)
+    options.check_keep(keep, read)
+    if models:
+        options.check_runtime(read, runtime_choice)
+    with OutputFolder(out):
+        chosen = options.runtime_for(read, runtime_choice, cache, refresh=refresh) if models else None
+        header = options.job_header(read, models, checks, pass_list, keep, chosen, timeout)
+        journal = Journal(out / JOURNAL, header, resume=resume)
+        _announce(progress, "unpacking")
+        with Workspace(read, max_unpacked=max_unpacked) as workspace:
+            judges = _judges(models, checks, chosen, workspace)
+            checker = Checker(
+                workspace, judges, timeout or 0.0, jobs or os.cpu_count() or 1, budget or Budget(), progress
+            )
+            search = Search(checker, tuple(keep))
+            original = workspace.original()
+            _reference(workspace, judges, checker, original, timeout)
+            with journal:
+                checker.journal = journal
+                final, complete, reason = _search(original, pass_list, search)
+                try:
+                    paths, verified, cut = _write(
+                        workspace, final, judges, chosen, out, verify and complete, checker
+                    )
+                except VerificationError:
+                    journal.discard()  # the search is over: nothing is left to resume
+                    raise
+                if cut:
+                    complete, reason = False, INTERRUPTED
+                if complete:
+                    journal.discard()
+            result = _result(
+                workspace, original, final, paths, checker, started, complete, reason, verified, chosen
+            )
     return result
+
+
+def _announce(progress: Callable[[Progress], None] | None, stage: str) -> None:
+    """A stage before the checker exists: nothing is known about sizes yet."""
+    if progress is not None:
+        progress(Progress(stage, 0, 0, 0, 0, None, stage))
+
+
+def _judges(
+    models: Sequence[Model], checks: Sequence[str], chosen: runtime.Runtime | None, workspace: Workspace
+) -> list[Oracle]:
+    judges: list[Oracle] = []
+    if chosen is not None:
+        judges.append(InferenceOracle(models, chosen, workspace.scratch))
+    extra_paths = [chosen.tree] if chosen is not None else []
+    judges += [CommandOracle(c, extra_paths, workspace.scratch, cwd=Path.cwd()) for c in checks]
+    return judges
 
 
 def _reference(
     workspace: Workspace, judges: Sequence[Oracle], checker: Checker, original: State, timeout: float | None
 ) -> None:
+    checker.begin("reference")
     with workspace.materialize(original) as tree:
         verdicts = [judge.reference(tree) for judge in judges]
+    slowest = max((v.seconds for v in verdicts), default=0.0)
+    if timeout is not None and timeout < slowest:
+        raise InputError(
+            f"a timeout of {timeout:g} s is shorter than one run of the original wheel ({slowest:.2f} s): "
+            "every candidate would time out; leave --timeout out for the default (10x the reference run)"
+        )
     seconds = sum(v.seconds for v in verdicts)
     checker.timeout = timeout or max(MIN_TIMEOUT, TIMEOUT_FACTOR * seconds)
     checker.accept(original, Verdict(Outcome.PASS, "reference", seconds, union_opened(verdicts)))
@@ -155,13 +195,17 @@ def _reference(
 
 def _must_fail_empty(search: Search, original: State) -> None:
     """If a candidate without any package file passes, the oracle tests nothing."""
+    search.checker.begin("empty check")
     empty = original.keeping(k for k in original.files if search.protected(k))
     if empty != original and search.test(empty):
         raise OracleError("the oracle passes even with every package file removed: it tests nothing")
 
 
 def _search(original: State, passes: list[Pass], search: Search) -> tuple[State, bool, str]:
+    """The budget counts from here, the empty check included; so does an interrupt's best-so-far."""
+    search.checker.start_clock()
     try:
+        _must_fail_empty(search, original)
         return reduce_to_fixpoint(original, passes, search), True, ""
     except BudgetExhausted as stop:
         return search.checker.best or original, False, str(stop)
@@ -176,36 +220,60 @@ def _write(
     chosen: runtime.Runtime | None,
     out: Path,
     verify: bool,
-) -> tuple[list[Path], bool]:
-    """Write into a staging folder, check the real install there, then move into ``out``."""
-    out.mkdir(parents=True, exist_ok=True)
+    checker: Checker,
+) -> tuple[list[Path], bool, bool]:
+    """Write into a staging folder, check the real install there, then move into ``out``.
+
+    Returns the paths, whether pip verified them, and whether an interrupt cut writing or
+    verification short: the wheels are complete all the same (only not verified), and are moved.
+    """
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=out))
     try:
-        staged = workspace.write(final, staging)
-        if verify:
-            _verify(staged, judges, chosen, workspace.scratch)
+        staged, cut = _stage(workspace, final, staging, checker)
+        verified = False
+        if verify and not cut:
+            try:
+                checker.begin("verifying")
+                _verify(staged, judges, chosen, workspace.scratch)
+                verified = True
+            except KeyboardInterrupt:
+                cut = True
         finals = []
         for path in staged:
             os.replace(path, out / path.name)
             finals.append(out / path.name)
-        return finals, verify
+        return finals, verified, cut
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _stage(workspace: Workspace, final: State, staging: Path, checker: Checker) -> tuple[list[Path], bool]:
+    """The output wheels, written in ``staging``; an interrupt while writing them writes them again, once."""
+    try:
+        checker.begin("writing")
+        return workspace.write(final, staging), False
+    except KeyboardInterrupt:
+        return workspace.write(final, staging), True
 
 
 def _verify(
     wheels: Sequence[Path], judges: Sequence[Oracle], chosen: runtime.Runtime | None, scratch: Path
 ) -> None:
-    with fresh_venv(scratch) as python:
-        staged = {w.name for w in wheels}
-        runtime_wheels = [chosen.wheel] if chosen is not None and chosen.wheel.name not in staged else []
-        pip.install_venv(python, [*wheels, *runtime_wheels], deps=chosen.dependencies if chosen else ())
-        for judge in judges:
-            verdict = judge.check_installed(python, timeout=VERIFY_TIMEOUT)
-            if not verdict.passed:
-                raise VerificationError(
-                    f"the minimized wheel fails after pip install ({judge.name}): {verdict.reason}"
-                )
+    """A real pip install into a fresh venv, then every oracle; any failure is the result's (exit 1)."""
+    staged = {w.name for w in wheels}
+    runtime_wheels = [chosen.wheel] if chosen is not None and chosen.wheel.name not in staged else []
+    dependencies = list(chosen.dependency_wheels) if chosen is not None else []
+    try:
+        with fresh_venv(scratch) as python:
+            pip.install_venv(python, [*wheels, *runtime_wheels, *dependencies])
+            for judge in judges:
+                verdict = judge.check_installed(python, timeout=VERIFY_TIMEOUT)
+                if not verdict.passed:
+                    raise VerificationError(
+                        f"the minimized wheel fails after pip install ({judge.name}): {verdict.reason}"
+                    )
+    except OracleError as error:
+        raise VerificationError(f"the final check failed: {error}") from error
 
 
 def _result(
@@ -224,6 +292,10 @@ def _result(
     for index, wheel in enumerate(workspace.wheels):
         mine = final.keeping(k for k in final.files if k.wheel == index)
         output = paths[index] if index < len(paths) else None
+        # Measured on the written wheel (RECORD regenerated, entry points pruned), not estimated.
+        files, installed = (
+            unpacked_size(output) if output else (len(mine.files), workspace.installed_bytes(mine))
+        )
         wheels.append(
             WheelResult(
                 wheel.path,
@@ -231,9 +303,9 @@ def _result(
                 wheel.size_bytes,
                 output.stat().st_size if output else 0,
                 wheel.installed_bytes,
-                workspace.installed_bytes(mine),
+                installed,
                 len(wheel.members),
-                len(mine.files),
+                files,
             )
         )
     return Result(

@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import argparse
-import json
+import math
 import os
 import signal
 import sys
 import traceback
+import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
-from minimizer import gate, markdown
-from minimizer.errors import InputError, OracleError, WheelDdminError
+from minimizer import __version__, gate, markdown
+from minimizer.errors import InputError, OracleError, WheelDdminError, WheelDdminWarning
 from minimizer.passes import ALL, DEFAULT
 
 if TYPE_CHECKING:
@@ -32,8 +34,15 @@ exit codes:
 """
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors as one line, like every other error (the usage itself is under --help)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"wheel-ddmin: error: {message} (see wheel-ddmin --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="wheel-ddmin",
         description="Shrink wheels to the smallest ones that still give bit-identical TensorFlow Lite "
         "inference, and verify the result with a real pip install.",
@@ -124,8 +133,15 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="continue an interrupted run of the same job from the journal in the output folder",
     )
+    add(
+        "--refresh",
+        action="store_true",
+        help="ask the package index again for unpinned requirements (numpy, the ai-edge-litert runtime) "
+        "instead of the version cached when they were first resolved",
+    )
     add("--quiet", action="store_true", help="no progress bar")
     add("--debug", action="store_true", help="show tracebacks")
+    add("--version", action="version", version=f"wheel-ddmin {__version__}")
     return parser
 
 
@@ -138,8 +154,8 @@ def _positive_int(text: str) -> int:
 
 def _positive_float(text: str) -> float:
     value = float(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError("must be positive")
+    if not (math.isfinite(value) and value > 0):  # NaN would turn every comparison with it off
+        raise argparse.ArgumentTypeError("must be a positive number of seconds")
     return value
 
 
@@ -148,6 +164,9 @@ def _pass_list(text: str) -> list[str]:
     unknown = [n for n in names if n not in ALL]
     if unknown or not names:
         raise argparse.ArgumentTypeError(f"choose from {', '.join(ALL)}")
+    twice = [n for n in names if names.count(n) > 1]
+    if twice:
+        raise argparse.ArgumentTypeError(f"{twice[0]} is listed twice (passes repeat until nothing changes)")
     return names
 
 
@@ -163,23 +182,25 @@ def _inputs(pairs: Sequence[str]) -> dict[str, list[str | Path]]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command; return its exit code. Tests call this, the console script wraps it."""
-    parser = build_parser()
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exit_:
-        return EXIT_OK if exit_.code == 0 else EXIT_USAGE
-    try:
-        with _sigterm_as_interrupt():
-            return _run(args)
-    except KeyboardInterrupt:
-        print("wheel-ddmin: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    except (WheelDdminError, OSError) as error:
-        # OSError: the machine, not the input (disk full, permissions): one line, exit 1.
-        if args.debug:
-            traceback.print_exc()
-        print(f"wheel-ddmin: error: {' '.join(str(error).split())}", file=sys.stderr)
-        return _exit_code(error) if isinstance(error, WheelDdminError) else EXIT_FAILED
+    with _sigterm_as_interrupt():  # first of all: a SIGTERM at any moment ends the run like Ctrl-C
+        debug = False
+        try:
+            try:
+                args = build_parser().parse_args(argv)
+            except SystemExit as exit_:
+                return EXIT_OK if exit_.code == 0 else EXIT_USAGE
+            debug = args.debug
+            with _warnings_as_lines():
+                return _run(args)
+        except KeyboardInterrupt:
+            print("wheel-ddmin: interrupted before a wheel was written", file=sys.stderr)
+            return EXIT_INTERRUPTED
+        except (WheelDdminError, OSError) as error:
+            # OSError: the machine, not the input (disk full, permissions): one line, exit 1.
+            if debug:
+                traceback.print_exc()
+            print(f"wheel-ddmin: error: {' '.join(str(error).split())}", file=sys.stderr)
+            return _exit_code(error) if isinstance(error, WheelDdminError) else EXIT_FAILED
 
 
 def _exit_code(error: WheelDdminError) -> int:
@@ -187,63 +208,116 @@ def _exit_code(error: WheelDdminError) -> int:
     return EXIT_USAGE if isinstance(error, (InputError, OracleError)) else EXIT_FAILED
 
 
-def _gates(args: argparse.Namespace) -> tuple[int | None, dict[str, Any] | None, float]:
-    """Parse the gate options before the long run, so a typo fails at once."""
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """What the options say, checked: nothing here is found out after the search."""
+
+    wheels: list[Path]
+    budget: int | None
+    baseline: dict[str, Any] | None
+    tolerance: float
+    max_unpacked: int
+
+
+def _prepare(args: argparse.Namespace) -> _Plan:
+    """Check what only the CLI knows (gates, report and summary paths) before the first oracle run."""
+    from minimizer import options
+    from oracles import runtime
+
     budget = gate.parse_size(args.budget) if args.budget else None
-    baseline = None
-    if args.baseline:
-        try:
-            baseline = json.loads(Path(args.baseline).read_text(encoding="utf-8"))
-        except (OSError, ValueError) as error:
-            raise InputError(f"cannot read baseline {args.baseline}: {error}") from error
-    try:
-        tolerance = float(args.tolerance.rstrip("%")) / 100.0
-    except ValueError as error:
-        raise InputError(f"--tolerance wants a percentage such as 1%, got {args.tolerance!r}") from error
-    return budget, baseline, tolerance
+    max_unpacked = gate.parse_size(args.max_unpacked)
+    tolerance = gate.parse_tolerance(args.tolerance)
+    baseline = gate.read_baseline(Path(args.baseline)) if args.baseline else None
+    cache = runtime.cache_root()
+    wheels = [options.wheel_path(w, cache, refresh=args.refresh) for w in args.wheels]
+    if baseline is not None:
+        gate.check_comparable(baseline, [w.name for w in wheels], args.baseline)
+    options.check_output_files(
+        _written(args),
+        inputs=_read(args, wheels),
+        out=Path(args.output),
+        wheel_names=[w.name for w in wheels],
+    )
+    return _Plan(wheels, budget, baseline, tolerance, max_unpacked)
+
+
+def _written(args: argparse.Namespace) -> dict[str, Path]:
+    """The files the CLI writes after the run, by the option that names them."""
+    files = {"--report": Path(args.report)} if args.report else {}
+    if args.summary:
+        summary = Path(args.summary)
+        if summary.suffix == ".svg":
+            raise InputError(f"--summary {summary}: its picture goes beside it as .svg; name the summary .md")
+        files |= {"--summary": summary, "--summary's picture": summary.with_suffix(".svg")}
+    return files
+
+
+def _read(args: argparse.Namespace, wheels: Sequence[Path]) -> dict[Path, str]:
+    """The user's files, which no output may replace."""
+    files = {Path(m): "a model" for m in args.oracle}
+    files |= {Path(pair.rpartition("=")[2]): "a sample file" for pair in args.inputs}
+    if args.runtime and args.runtime.endswith(".whl"):
+        files[Path(args.runtime)] = "the runtime wheel"
+    return files | {w: f"the input wheel {w.name}" for w in wheels}
 
 
 def _run(args: argparse.Namespace) -> int:
-    from minimizer import api, report
+    from minimizer import api
     from minimizer.progress import ProgressBar
     from minimizer.search import Budget
+
+    plan = _prepare(args)
+    with ProgressBar(enabled=not args.quiet) as bar:
+        result = api.minimize(
+            plan.wheels,
+            oracles=args.oracle,
+            inputs=_inputs(args.inputs),
+            checks=args.check,
+            output_dir=args.output,
+            jobs=args.jobs,
+            passes=args.passes,
+            keep=args.keep,
+            budget=Budget(args.max_runs, args.max_seconds),
+            timeout=args.timeout,
+            runtime_choice=args.runtime,
+            verify=not args.no_verify,
+            resume=args.resume,
+            max_unpacked=plan.max_unpacked,
+            refresh=args.refresh,
+            progress=bar.update,
+        )
+    try:
+        return _finish(args, plan, result)
+    except KeyboardInterrupt:
+        print(
+            f"wheel-ddmin: interrupted while writing the report; the wheels are in {args.output}",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
+
+
+def _finish(args: argparse.Namespace, plan: _Plan, result: Result) -> int:
+    """Gates, report, summary and the verdict, once the wheels are written."""
+    from minimizer import api, report
     from minimizer.summary import text_summary
 
-    budget, baseline, tolerance = _gates(args)
-    with ProgressBar(enabled=not args.quiet) as bar:
-        try:
-            result = api.minimize(
-                args.wheels,
-                oracles=args.oracle,
-                inputs=_inputs(args.inputs),
-                checks=args.check,
-                output_dir=args.output,
-                jobs=args.jobs,
-                passes=args.passes,
-                keep=args.keep,
-                budget=Budget(args.max_runs, args.max_seconds),
-                timeout=args.timeout,
-                runtime_choice=args.runtime,
-                verify=not args.no_verify,
-                resume=args.resume,
-                max_unpacked=gate.parse_size(args.max_unpacked),
-                progress=bar.update,
-            )
-        except KeyboardInterrupt:
-            bar.close()
-            raise
     data = report.as_dict(result)
-    problems = gate.over_budget(data, budget) if budget is not None else []
-    problems += gate.regressions(data, baseline, tolerance) if baseline is not None else []
+    problems = gate.over_budget(data, plan.budget) if plan.budget is not None else []
+    problems += gate.regressions(data, plan.baseline, plan.tolerance) if plan.baseline is not None else []
     if args.report:
         report.write_json(Path(args.report), data)
     if args.summary:
         _write_summary(Path(args.summary), data, problems, result)
     print(text_summary(result))
+    if result.stop_reason == api.INTERRUPTED:
+        print(
+            f"wheel-ddmin: interrupted: the best wheel so far is in {args.output} (every step "
+            "oracle-checked, not pip-verified); run again with --resume to go on",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
     for problem in problems:
         print(f"wheel-ddmin: regression: {problem}", file=sys.stderr)
-    if result.stop_reason == api.INTERRUPTED:
-        return EXIT_INTERRUPTED
     return EXIT_FAILED if problems else EXIT_OK
 
 
@@ -262,19 +336,45 @@ def _write_summary(path: Path, data: dict[str, Any], problems: list[str], result
 
 @contextmanager
 def _sigterm_as_interrupt() -> Iterator[None]:
-    """SIGTERM ends a run like Ctrl-C: the best wheel so far is written, then exit 130."""
+    """SIGTERM ends a run like Ctrl-C: the best wheel so far is written, then exit 130.
+
+    Only the first one: a service manager repeating it must not cut short the writing of that
+    wheel or the removal of temporary folders (SIGKILL remains for that).
+    """
     if os.name != "posix":
         yield
         return
+    received: list[int] = []
 
     def handler(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
+        if not received:
+            received.append(signum)
+            raise KeyboardInterrupt
 
     previous = signal.signal(signal.SIGTERM, handler)
     try:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+@contextmanager
+def _warnings_as_lines() -> Iterator[None]:
+    """The library's warnings, each as one line on stderr (above the progress bar, if any)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", WheelDdminWarning)
+        shown = warnings.showwarning
+
+        def show(message: Warning | str, category: type[Warning], *rest: Any, **kw: Any) -> None:
+            if not issubclass(category, WheelDdminWarning):
+                shown(message, category, *rest, **kw)
+                return
+            from tqdm import tqdm
+
+            tqdm.write(f"wheel-ddmin: warning: {message}", file=sys.stderr)
+
+        warnings.showwarning = show
+        yield
 
 
 def console() -> None:

@@ -20,7 +20,7 @@ def reduce_to_fixpoint(state: State, passes: Sequence[Pass], search: Search) -> 
         for reduction in active:
             if settled.get(reduction.name) == state:
                 continue
-            checker.pass_name = reduction.name
+            checker.begin("search", reduction.name)
             stats = checker.stats()
             size_before = search.workspace.compressed_bytes(state)
             started = time.monotonic()

@@ -4,26 +4,43 @@ from __future__ import annotations
 
 import sys
 from types import TracebackType
-from typing import Any
+from typing import IO, Any
 
 from tqdm import tqdm
 
 from minimizer.search import Progress
 from minimizer.summary import megabytes
 
+# What each stage of a run is doing, as the bar says it (in the search: the pass's name).
+LABELS = {
+    "reading": "reading the wheels",
+    "unpacking": "unpacking",
+    "reference": "reference run of the original",
+    "empty check": "checking that the oracle tests something",
+    "writing": "writing the wheels",
+    "verifying": "verifying: pip install into a fresh venv",
+}
+FORMAT = "{desc}: {n_fmt} oracle runs [{elapsed}{postfix}]"
+
 
 class ProgressBar:
-    """One bar for the whole search; the postfix shows the best size so far."""
+    """One bar for the whole run; the postfix shows the best size so far."""
 
-    def __init__(self, *, enabled: bool) -> None:
+    def __init__(self, *, enabled: bool, file: IO[str] | None = None) -> None:
         self._bar: tqdm[Any] | None = None
-        self._enabled = enabled and sys.stderr is not None
+        self._file = file or sys.stderr
+        self._enabled = enabled and self._file is not None
 
     def __enter__(self) -> ProgressBar:
         if self._enabled:
             # disable=None: tqdm draws only on a terminal, so logs and pipes get the summary alone.
             self._bar = tqdm(
-                desc="reference", unit=" runs", file=sys.stderr, dynamic_ncols=True, leave=False, disable=None
+                desc=LABELS["reading"],
+                bar_format=FORMAT,
+                file=self._file,
+                dynamic_ncols=True,
+                leave=False,
+                disable=None,
             )
         return self
 
@@ -40,10 +57,16 @@ class ProgressBar:
     def update(self, progress: Progress) -> None:
         if self._bar is None:
             return
-        self._bar.set_description(progress.pass_name, refresh=False)
-        self._bar.set_postfix_str(
-            f"best {megabytes(progress.best_bytes)}, {progress.best_files} files, "
-            f"{progress.cache_hits} cache hits",
-            refresh=False,
+        label = (
+            progress.pass_name if progress.stage == "search" else LABELS.get(progress.stage, progress.stage)
         )
+        self._bar.set_description_str(label, refresh=False)
+        if progress.best_files:
+            self._bar.set_postfix_str(
+                f"best {megabytes(progress.best_bytes)}, {progress.best_files} files, "
+                f"{progress.cache_hits} cache hits",
+                refresh=False,
+            )
         self._bar.update(progress.runs - self._bar.n)
+        if progress.last is None:
+            self._bar.refresh()  # a new stage shows at once, even when no run follows for a while

@@ -8,6 +8,7 @@ opened and which files no pass may touch.
 from __future__ import annotations
 
 import fnmatch
+import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -26,16 +27,21 @@ T = TypeVar("T")
 _UNRESOLVED_LIMIT = 3  # in a row: beyond that the harness is broken, not the candidates
 
 
+# The stages of a run, in order; the callback hears of each as it begins ("search": of each pass).
+STAGES = ("reading", "unpacking", "reference", "empty check", "search", "writing", "verifying")
+
+
 @dataclass(frozen=True, slots=True)
 class Progress:
-    """What the progress callback is told after every oracle run."""
+    """What the progress callback is told: when a stage or pass begins, and after every oracle run."""
 
-    pass_name: str
+    pass_name: str  # the pass running; outside the search, the stage
     runs: int
     cache_hits: int
-    best_bytes: int
+    best_bytes: int  # 0 until the original has passed its reference run
     best_files: int
-    last: Outcome
+    last: Outcome | None  # None: a stage or pass begins, no oracle run behind this event
+    stage: str = "search"
 
 
 @dataclass(slots=True)
@@ -68,18 +74,30 @@ class Checker:
     progress: Callable[[Progress], None] | None = None
     runs: int = 0
     cache_hits: int = 0
-    pass_name: str = "start"
+    pass_name: str = "reference"
+    stage: str = "reference"
     per_pass: dict[str, PassStats] = field(default_factory=dict)
     best: State | None = None
     journal: Journal | None = None
     resumed: int = 0  # verdicts taken from the journal of an interrupted run
     _cache: dict[State, Verdict] = field(default_factory=dict)
-    _started: float = field(default_factory=time.monotonic)
+    _started: float | None = None
+    _claimed: int = 0  # runs begun, counted before they run so that parallel runs respect the budget
+    _lock: threading.Lock = field(default_factory=threading.Lock)
     _unresolved_in_a_row: int = 0
 
     @property
     def elapsed(self) -> float:
-        return time.monotonic() - self._started
+        """Seconds since the search began: the time budget counts the search, not the setup."""
+        return 0.0 if self._started is None else time.monotonic() - self._started
+
+    def start_clock(self) -> None:
+        self._started = time.monotonic()
+
+    def begin(self, stage: str, pass_name: str = "") -> None:
+        """A stage (or, in the search, a pass) begins: its runs count under its name."""
+        self.stage, self.pass_name = stage, pass_name or stage
+        self._report(None)
 
     def stats(self) -> PassStats:
         return self.per_pass.setdefault(self.pass_name, PassStats())
@@ -107,13 +125,14 @@ class Checker:
             if verdict.passed:
                 self._consider_best(state)
             return verdict
-        self._check_budget()
+        self._claim()
         verdict = self._run(state)
         self._cache[state] = verdict
         if self.journal is not None:
             self.journal.record(digest, verdict)
-        self.runs += 1
-        self.stats().runs += 1
+        with self._lock:
+            self.runs += 1
+            self.stats().runs += 1
         self._note_unresolved(verdict)
         if verdict.passed:
             self._consider_best(state)
@@ -124,14 +143,37 @@ class Checker:
         """Index of the first passing state, testing up to ``jobs`` at once, in order."""
         if self.jobs <= 1:
             return next((i for i, s in enumerate(states) if self.consider(s).passed), None)
+        start = 0
         with ThreadPoolExecutor(self.jobs) as pool:
-            for start in range(0, len(states), self.jobs):
-                window = states[start : start + self.jobs]
+            while start < len(states):
+                window = self._affordable(states[start : start + self.jobs])
                 verdicts = list(pool.map(self.consider, window))
                 for offset, verdict in enumerate(verdicts):
                     if verdict.passed:
                         return start + offset
+                start += len(window)
         return None
+
+    def _affordable(self, window: Sequence[State]) -> Sequence[State]:
+        """The window cut before the first run the run budget cannot pay for.
+
+        Parallel runs would otherwise all pass the budget check at once and overshoot it; cut here,
+        the state that cannot be paid for comes first in the next window and ends the search in order.
+        """
+        if self.budget.runs is None:
+            return window
+        left = self.budget.runs - self._claimed
+        for index, state in enumerate(window):
+            if not self._known(state):
+                if left == 0:
+                    return window[: max(index, 1)]
+                left -= 1
+        return window
+
+    def _known(self, state: State) -> bool:
+        if state in self._cache:
+            return True
+        return self.journal is not None and state_digest(state) in self.journal.known
 
     def _run(self, state: State) -> Verdict:
         passed: list[Verdict] = []
@@ -144,11 +186,14 @@ class Checker:
                 passed.append(verdict)
         return Verdict(Outcome.PASS, "", sum(v.seconds for v in passed), union_opened(passed))
 
-    def _check_budget(self) -> None:
-        if self.budget.runs is not None and self.runs >= self.budget.runs:
-            raise BudgetExhausted(f"oracle-run budget of {self.budget.runs} used up")
-        if self.budget.seconds is not None and self.elapsed >= self.budget.seconds:
-            raise BudgetExhausted(f"time budget of {self.budget.seconds:g} s used up")
+    def _claim(self) -> None:
+        """Count a run before it starts, or end the search when the budget cannot pay for it."""
+        with self._lock:
+            if self.budget.runs is not None and self._claimed >= self.budget.runs:
+                raise BudgetExhausted(f"oracle-run budget of {self.budget.runs} used up")
+            if self.budget.seconds is not None and self.elapsed >= self.budget.seconds:
+                raise BudgetExhausted(f"time budget of {self.budget.seconds:g} s used up")
+            self._claimed += 1
 
     def _note_unresolved(self, verdict: Verdict) -> None:
         if verdict.outcome is not Outcome.UNRESOLVED:
@@ -163,19 +208,13 @@ class Checker:
         if self.best is None or size(state) < size(self.best):
             self.best = state
 
-    def _report(self, outcome: Outcome) -> None:
-        if self.progress is None or self.best is None:
+    def _report(self, outcome: Outcome | None) -> None:
+        if self.progress is None:
             return
-        self.progress(
-            Progress(
-                self.pass_name,
-                self.runs,
-                self.cache_hits,
-                self.workspace.compressed_bytes(self.best),
-                len(self.best.files),
-                outcome,
-            )
-        )
+        best = self.best
+        size = self.workspace.compressed_bytes(best) if best is not None else 0
+        files = len(best.files) if best is not None else 0
+        self.progress(Progress(self.pass_name, self.runs, self.cache_hits, size, files, outcome, self.stage))
 
 
 @dataclass(slots=True)

@@ -155,6 +155,13 @@ def extract(wheel: Wheel, dest: Path, *, max_unpacked: int = DEFAULT_MAX_UNPACKE
             os.chmod(target, member.mode)
 
 
+def unpacked_size(path: Path) -> tuple[int, int]:
+    """How many files a wheel holds, and their bytes unpacked."""
+    with zipfile.ZipFile(path) as archive:
+        infos = [info for info in archive.infolist() if not info.is_dir()]
+    return len(infos), sum(info.file_size for info in infos)
+
+
 def file_sha256(path: Path) -> str:
     """Hex digest of a file, read in chunks (wheels can be large)."""
     digest = hashlib.sha256()

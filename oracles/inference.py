@@ -93,7 +93,7 @@ class InferenceOracle:
         """Run the original twice: it must work, and agree with itself, or nothing can be compared."""
         first = self._probe(tree, [tree], timeout=REFERENCE_TIMEOUT, trace=True)
         if not first.get("ok"):
-            raise OracleError(f"the original wheel fails: {first.get('error', 'no result')}")
+            raise OracleError(_reference_failure(first, self.runtime))
         second = self._probe(tree, [tree], timeout=REFERENCE_TIMEOUT, trace=False)
         if second.get("outputs") != first["outputs"]:
             raise OracleError("the original wheel gives different outputs on two runs (nondeterministic)")
@@ -190,3 +190,21 @@ def _result(done: harness.Completed, path: Path) -> dict[str, Any]:
     except (OSError, ValueError):
         detail = done.last_error_line() or f"exit code {done.returncode}"
         return {**base, "ok": False, "error": f"crashed ({detail})"}
+
+
+def _reference_failure(result: Mapping[str, Any], runtime: Runtime) -> str:
+    """Why the original fails, blaming what is at fault: a model the runtime cannot run is not the wheel's."""
+    error = str(result.get("error", "no result"))
+    on = f"{runtime.name} {runtime.version}"
+    stage = result.get("stage")
+    if stage is None:
+        return f"the reference run of the original wheels fails: {error}"
+    error = error.removeprefix(f"{stage}: ")
+    if stage == "import":
+        return f"numpy and {on} do not import together from the original wheels: {error}"
+    if "Didn't find op" in error or "builtin_code out of range" in error or "custom op" in error:
+        return (
+            f"{stage} needs an operator {on} does not have (the model's fault, not the wheel's: convert it "
+            f"for this runtime, or choose another with --runtime): {error}"
+        )
+    return f"{stage} fails with the original wheels on {on} (check the model and its --inputs): {error}"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -95,9 +94,10 @@ def test_a_check_that_tests_nothing_is_refused(
 @pytest.mark.parametrize(
     "argv_tail, message",
     [
-        (["missing.whl"], "no such file"),
-        (["--jobs", "0", "x.whl"], ""),
-        (["--passes", "nonsense", "x.whl"], ""),
+        (["missing.whl"], "missing.whl: no such file"),
+        (["--jobs", "0", "x.whl"], "argument --jobs: must be at least 1"),
+        (["--passes", "nonsense", "x.whl"], "argument --passes: choose from files,"),
+        (["--frobnicate", "x.whl"], "unrecognized arguments: --frobnicate"),
     ],
 )
 def test_usage_and_input_errors_exit_2(
@@ -105,8 +105,8 @@ def test_usage_and_input_errors_exit_2(
 ) -> None:
     code = cli.main([*argv_tail, "--check", "true", "-o", str(tmp_path / "o")])
     assert code == 2
-    err = capsys.readouterr().err
-    assert message in err and "Traceback" not in err
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("wheel-ddmin: error: ") and message in err[0], err
 
 
 def test_not_a_wheel_exits_2_with_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -159,13 +159,13 @@ def test_a_hanging_candidate_is_killed_and_fails(wheel_factory: Callable[..., Pa
         'python -c "import time, importlib.util as u; '
         "u.find_spec('hang.marker') or time.sleep(300); print('ok')\""
     )
-    started = time.monotonic()
     out = tmp_path / "o"
     code = cli.main(
         [str(wheel), "--check", check, "-o", str(out), "--timeout", "2", "--jobs", "1", "--quiet"]
     )
+    # A hanging run that counted as anything but a failure would let the marker go (tests/test_harness.py
+    # shows the whole process group is killed).
     assert code == 0
-    assert time.monotonic() - started < 120
     assert "hang/marker.py" in _members(out / wheel.name)
     assert "hang/unused.py" not in _members(out / wheel.name)
 
@@ -202,16 +202,11 @@ def test_a_crashing_candidate_fails(wheel_factory: Callable[..., Path], tmp_path
     assert "crash/unused.py" not in _members(out / wheel.name)
 
 
-def test_temporary_folders_are_removed(toy_wheel: Path, tmp_path: Path) -> None:
-    import tempfile
-
-    def ours() -> set[str]:
-        return {p.name for p in Path(tempfile.gettempdir()).glob("wheel-ddmin-*")}
-
-    before = ours()
+def test_temporary_folders_are_removed(toy_wheel: Path, tmp_path: Path, private_tmp: Path) -> None:
+    """A run (the final pip install and its venv included) leaves nothing in the temp folder."""
     assert cli.main([str(toy_wheel), "--check", CHECK, "-o", str(tmp_path / "a"), "--quiet"]) == 0
     assert cli.main([str(toy_wheel), "--check", "false", "-o", str(tmp_path / "b"), "--quiet"]) == 2
-    assert ours() <= before
+    assert list(private_tmp.iterdir()) == []
 
 
 def test_a_requirement_that_cannot_be_downloaded(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

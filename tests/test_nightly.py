@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import platform
+import sys
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -84,23 +88,53 @@ def test_unreadable_baseline_is_an_input_error(toy_wheel: Path, tmp_path: Path) 
     assert _run(toy_wheel, tmp_path / "o", "--baseline", str(bad)) == 2
 
 
-def test_report_schema(toy_wheel: Path, tmp_path: Path) -> None:
-    report = tmp_path / "r.json"
-    assert _run(toy_wheel, tmp_path / "o", "--report", str(report)) == 0
+def test_report_values_describe_the_actual_files(toy_wheel: Path, tmp_path: Path) -> None:
+    """Every field is there, and every value is what the files on disk say, not just a key name."""
+    report, out = tmp_path / "r.json", tmp_path / "o"
+    assert _run(toy_wheel, out, "--report", str(report)) == 0
     data = json.loads(report.read_text())
-    for key in (
-        "schema_version",
-        "input",
-        "output",
-        "oracle_runs",
-        "cache_hits",
-        "wall_seconds",
-        "passes",
-        "removed",
-        "environment",
-    ):
-        assert key in data
-    for side in ("input", "output"):
-        assert set(data[side]) >= {"path", "size_bytes", "installed_bytes", "files", "sha256"}
-    assert {p["name"] for p in data["passes"]} >= {"files"}
-    assert set(data["environment"]) >= {"python", "platform", "numpy", "runtime"}
+    assert set(data) == {
+        "schema_version", "input", "output", "wheels", "oracle_runs", "cache_hits", "resumed_verdicts",
+        "wall_seconds", "complete", "stop_reason", "verified", "passes", "removed", "environment",
+    }  # fmt: skip
+    assert data["schema_version"] == 1
+    assert (data["complete"], data["stop_reason"], data["verified"]) == (True, "", False)  # --no-verify
+    assert data["wheels"] == [{"input": data["input"], "output": data["output"]}]
+    output = out / toy_wheel.name
+    for side, path in (("input", toy_wheel), ("output", output)):
+        with zipfile.ZipFile(path) as archive:
+            infos = [info for info in archive.infolist() if not info.is_dir()]
+        assert data[side] == {
+            "path": str(path),
+            "size_bytes": path.stat().st_size,
+            "installed_bytes": sum(info.file_size for info in infos),
+            "files": len(infos),
+            "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+        }, side
+    assert data["output"]["size_bytes"] < data["input"]["size_bytes"]
+
+    runs = [p["runs"] for p in data["passes"]]
+    assert sum(runs) == data["oracle_runs"] > 0 and all(r >= 0 for r in runs)
+    assert {"files", "statements"} <= {p["name"] for p in data["passes"]}
+    for stats in data["passes"]:
+        assert stats["bytes_saved"] >= 0 and stats["seconds"] >= 0 and stats["cache_hits"] >= 0
+    assert data["cache_hits"] >= 0 and data["resumed_verdicts"] == 0 and data["wall_seconds"] >= 0
+
+    with zipfile.ZipFile(toy_wheel) as archive:
+        compressed = {info.filename: info.compress_size for info in archive.infolist()}
+    with zipfile.ZipFile(output) as archive:
+        kept = set(archive.namelist())
+    gone = {r["path"]: r for r in data["removed"] if not r["edited"]}
+    assert set(gone) == set(compressed) - kept
+    for path, removal in gone.items():
+        assert removal["bytes_saved"] == compressed[path] >= 0 and removal["wheel"] == toy_wheel.name
+    assert [r["bytes_saved"] for r in data["removed"]] == sorted(
+        (r["bytes_saved"] for r in data["removed"]), reverse=True
+    )
+    assert data["environment"] == {
+        "python": platform.python_version(),
+        "implementation": sys.implementation.name,
+        "platform": platform.platform(),
+        "numpy": "",
+        "runtime": "",
+    }
