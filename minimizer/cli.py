@@ -164,9 +164,6 @@ def _pass_list(text: str) -> list[str]:
     unknown = [n for n in names if n not in ALL]
     if unknown or not names:
         raise argparse.ArgumentTypeError(f"choose from {', '.join(ALL)}")
-    twice = [n for n in names if names.count(n) > 1]
-    if twice:
-        raise argparse.ArgumentTypeError(f"{twice[0]} is listed twice (passes repeat until nothing changes)")
     return names
 
 

@@ -30,6 +30,7 @@ class Marked:
     def __init__(self, passing: set[int]) -> None:
         self.passing = passing
         self.calls = 0
+        self.ran: list[int] = []
 
     def reference(self, tree: Path) -> Verdict:
         return Verdict(Outcome.PASS)
@@ -37,6 +38,7 @@ class Marked:
     def check(self, tree: Path, *, timeout: float) -> Verdict:
         self.calls += 1
         present = {i for i in range(len(ITEMS)) if (tree / ITEMS[i]).exists()}
+        self.ran.extend(sorted(present))
         return Verdict(Outcome.PASS if present <= self.passing and present else Outcome.FAIL)
 
     def check_installed(self, venv_python: Path, *, timeout: float) -> Verdict:
@@ -80,6 +82,16 @@ def test_a_run_budget_is_spent_exactly(workspace: Workspace, jobs: int) -> None:
     with pytest.raises(BudgetExhausted):
         checker.first_passing(singles(workspace))
     assert checker.runs == oracle.calls == 3
+    assert sorted(oracle.ran) == [0, 1, 2], "the budget pays for the first runs in order, whatever --jobs"
+
+
+def test_a_window_is_cut_before_the_run_the_budget_cannot_pay_for(workspace: Workspace) -> None:
+    """Parallel runs race for the last paid run; cut in order, the same candidates run every time."""
+    checker = Checker(workspace, [Marked(set())], timeout=10.0, jobs=4, budget=Budget(runs=2))
+    states = singles(workspace)
+    checker.consider(states[0])  # known now: it costs nothing again
+    assert list(checker._affordable(states[:4])) == states[:2]  # states[0] known, states[1] the last paid
+    assert list(checker._affordable(states[2:6])) == states[2:3]  # nothing left: the first, to end in order
 
 
 def test_the_time_budget_counts_from_the_search(workspace: Workspace) -> None:

@@ -117,3 +117,23 @@ def test_the_progress_bar_names_the_stage_and_the_runs() -> None:
     assert "files: 0 oracle runs" in text and "files: :" not in text
     assert "verifying: pip install into a fresh venv: 47 oracle runs" in text
     assert "best 0.90 MB, 40 files" in text
+
+
+def test_a_venv_cut_short_leaves_nothing_in_the_temp_folder(
+    tmp_path: Path, private_tmp: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ensurepip killed half-way (as an interrupt of the final check does) must not leak its folders."""
+    from minimizer.errors import OracleError
+    from oracles import harness, venv
+
+    run = harness.run
+
+    def cut_short(argv: list[str], **kwargs: object) -> harness.Completed:
+        return run(argv, **{**kwargs, "timeout": 0.3})  # type: ignore[arg-type]
+
+    monkeypatch.setattr(harness, "run", cut_short)
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    with pytest.raises(OracleError, match="cannot set up pip"), venv.fresh_venv(scratch):
+        pass
+    assert list(private_tmp.iterdir()) == [] and list(scratch.iterdir()) == []

@@ -125,6 +125,15 @@ def test_an_output_folder_that_cannot_be_made_is_refused_up_front(
     assert "cannot create the output folder" in line
 
 
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc")
+def test_an_output_folder_that_cannot_be_written_is_refused_up_front(
+    toy_wheel: Path, check: str, log: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """/proc/self is a folder nobody can create files in, root included (chmod would not stop root)."""
+    line = refused([str(toy_wheel), "--check", check, "-o", "/proc/self"], capsys, log)
+    assert "cannot write into the output folder /proc/self" in line
+
+
 # Numbers and lists that would make the run meaningless -----------------------------------------
 
 
@@ -133,10 +142,10 @@ def test_an_output_folder_that_cannot_be_made_is_refused_up_front(
     [
         (["--timeout", "nan"], "--timeout"),
         (["--timeout", "inf"], "--timeout"),
-        (["--timeout", "-1"], "--timeout"),
+        (["--timeout=-1"], "--timeout: must be a positive number"),
         (["--max-seconds", "nan"], "--max-seconds"),
-        (["--tolerance", "-1%"], "--tolerance"),
-        (["--tolerance", "nan"], "--tolerance"),
+        (["--tolerance=-1%"], "--tolerance wants a percentage of 0 or more"),
+        (["--tolerance", "nan"], "--tolerance wants a percentage of 0 or more"),
         (["--passes", "files,files"], "listed twice"),
         (["--keep", "toypkg/no-such-*"], "matches no member"),
         (["--budget", "three megs"], "not a size"),
