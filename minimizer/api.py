@@ -26,7 +26,7 @@ from minimizer.workspace import Workspace
 from oracles import pip, runtime
 from oracles.command import CommandOracle
 from oracles.inference import InferenceOracle, Model
-from oracles.protocol import Oracle, Outcome, Verdict, union_opened
+from oracles.protocol import Oracle, Outcome, Verdict, union_coverage, union_opened
 from oracles.venv import fresh_venv
 
 MIN_TIMEOUT = 10.0
@@ -190,7 +190,8 @@ def _reference(
         )
     seconds = sum(v.seconds for v in verdicts)
     checker.timeout = timeout or max(MIN_TIMEOUT, TIMEOUT_FACTOR * seconds)
-    checker.accept(original, Verdict(Outcome.PASS, "reference", seconds, union_opened(verdicts)))
+    traced = union_opened(verdicts), union_coverage(verdicts)
+    checker.accept(original, Verdict(Outcome.PASS, "reference", seconds, *traced))
 
 
 def _must_fail_empty(search: Search, original: State) -> None:

@@ -19,7 +19,7 @@ from typing import IO, Any
 
 from minimizer.errors import InputError, WheelDdminWarning
 from minimizer.state import State, content_digest
-from oracles.protocol import Outcome, Verdict
+from oracles.protocol import Coverage, Outcome, Verdict
 
 FILENAME = ".wheel-ddmin-journal.jsonl"
 
@@ -90,6 +90,7 @@ class Journal:
             "reason": verdict.reason,
             "seconds": verdict.seconds,
             "opened": opened,
+            "coverage": verdict.coverage.to_json() if verdict.coverage is not None else None,
         }
         with self._lock:
             self._write(line)
@@ -128,7 +129,9 @@ def _load(path: Path, header: dict[str, Any]) -> tuple[dict[str, Verdict], list[
         try:
             line = json.loads(text)
             opened = frozenset(line["opened"]) if line["opened"] is not None else None
-            verdict = Verdict(Outcome(line["outcome"]), line["reason"], line["seconds"], opened)
+            traced = line.get("coverage")
+            coverage = Coverage.from_json(traced) if traced is not None else None
+            verdict = Verdict(Outcome(line["outcome"]), line["reason"], line["seconds"], opened, coverage)
         except (ValueError, KeyError, TypeError):
             break  # a line cut short by the interruption: everything before it stands
         known[line["state"]] = verdict

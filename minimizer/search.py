@@ -21,7 +21,7 @@ from minimizer.journal import Journal, state_digest
 from minimizer.state import Key, State
 from minimizer.wheelfile import is_license
 from minimizer.workspace import Workspace
-from oracles.protocol import Oracle, Outcome, Verdict, union_opened
+from oracles.protocol import Coverage, Oracle, Outcome, Verdict, union_coverage, union_opened
 
 T = TypeVar("T")
 _UNRESOLVED_LIMIT = 3  # in a row: beyond that the harness is broken, not the candidates
@@ -184,7 +184,8 @@ class Checker:
                 if not verdict.passed:
                     return Verdict(verdict.outcome, f"{oracle.name}: {verdict.reason}", seconds)
                 passed.append(verdict)
-        return Verdict(Outcome.PASS, "", sum(v.seconds for v in passed), union_opened(passed))
+        seconds = sum(v.seconds for v in passed)
+        return Verdict(Outcome.PASS, "", seconds, union_opened(passed), union_coverage(passed))
 
     def _claim(self) -> None:
         """Count a run before it starts, or end the search when the budget cannot pay for it."""
@@ -219,7 +220,7 @@ class Checker:
 
 @dataclass(slots=True)
 class Search:
-    """What a pass may ask: test candidates, see what a passing run opened, know what is protected."""
+    """What a pass may ask: test candidates, see what a passing run used, know what is protected."""
 
     checker: Checker
     keep: tuple[str, ...] = ()
@@ -249,6 +250,11 @@ class Search:
             return None
         keys = (self.workspace.key_of(path) for path in verdict.opened)
         return frozenset(key for key in keys if key is not None)
+
+    def coverage(self, state: State) -> Coverage | None:
+        """What Python code a passing run of ``state`` ran and read, or None when unknown."""
+        verdict = self.checker.cached(state)
+        return verdict.coverage if verdict is not None and verdict.passed else None
 
     def namespace_folders(self, state: State) -> frozenset[str]:
         """Folders a passing run imported as namespace packages (tree paths, no trailing slash)."""

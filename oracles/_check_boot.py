@@ -2,13 +2,15 @@
 
 The check's ``python`` is a launcher that runs ``python -S _check_boot.py ARGS``; this script
 plays ``python ARGS`` for the usual forms (``-c CODE``, ``-m MODULE``, ``SCRIPT``), with the
-tracer on, and writes what it saw to ``$WHEEL_DDMIN_TRACE_DIR/<pid>.txt`` at exit. Anything else
-(other interpreter flags) runs untraced, as plain ``python -S ARGS``.
+tracer on, and writes what it saw (see ``_trace.Tracer.collect``) to
+``$WHEEL_DDMIN_TRACE_DIR/<pid>.json`` at exit. Anything else (other interpreter flags) runs
+untraced, as plain ``python -S ARGS``, and leaves a note saying so.
 """
 
 from __future__ import annotations
 
 import atexit
+import json
 import os
 import runpy
 import sys
@@ -23,14 +25,17 @@ del sys.path[0]  # this folder: the check must not import wheel-ddmin's modules 
 
 
 def _write_trace(tracer: Tracer, folder: str) -> None:
-    with open(os.path.join(folder, f"{os.getpid()}.txt"), "w", encoding="utf-8") as handle:
-        handle.write("\n".join(tracer.collect()))
+    with open(os.path.join(folder, f"{os.getpid()}.json"), "w", encoding="utf-8") as handle:
+        json.dump(tracer.collect(), handle)
 
 
 def main(args: list[str]) -> None:
-    if not args or (args[0] not in ("-c", "-m") and args[0].startswith("-")):
-        os.execv(sys.executable, [sys.executable, "-S", *args])
     root, folder = os.environ.get("WHEEL_DDMIN_TRACE_ROOT"), os.environ.get("WHEEL_DDMIN_TRACE_DIR")
+    if not args or (args[0] not in ("-c", "-m") and args[0].startswith("-")):
+        if root and folder:  # say so: what this python runs stays unknown, not unused
+            with open(os.path.join(folder, f"{os.getpid()}.json"), "w", encoding="utf-8") as handle:
+                json.dump({"untraced": True}, handle)
+        os.execv(sys.executable, [sys.executable, "-S", *args])
     if root and folder:
         tracer = Tracer([root])
         atexit.register(_write_trace, tracer, folder)

@@ -111,7 +111,7 @@ def _run(spec: dict[str, Any]) -> dict[str, Any]:
             models.append(_run_model(np, module.Interpreter, model, bool(spec.get("keep_going"))))
     except BaseException as error:  # noqa: BLE001 - any failure of the candidate is a verdict
         return {"ok": False, "stage": stage, "error": f"{stage}: {_one_line(error)}"}
-    return {"ok": True, "outputs": models, "opened": tracer.collect()}
+    return {"ok": True, "outputs": models, **tracer.collect()}
 
 
 def main() -> int:

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from minimizer.errors import OracleError
 from oracles import harness
-from oracles._trace import relative
-from oracles.protocol import Outcome, Verdict
+from oracles._trace import relative, relative_coverage
+from oracles.protocol import Coverage, Outcome, Verdict
 
 REFERENCE_TIMEOUT = 300.0
 BOOT = Path(__file__).with_name("_check_boot.py")
@@ -63,28 +65,37 @@ class CommandOracle:
             if done.returncode != 0:
                 detail = done.last_error_line() or f"exit code {done.returncode}"
                 raise OracleError(f"check {self.command!r} fails with the original wheel: {detail}")
-        (first, opened), (second, _) = runs
+        (first, (opened, coverage)), (second, _) = runs
         if first.stdout != second.stdout:
             raise OracleError(
                 f"check {self.command!r} prints different output on two runs of the original "
                 "(nondeterministic): nothing could be compared"
             )
         self._expected = first.stdout
-        return Verdict(Outcome.PASS, "reference", first.seconds, opened)
+        return Verdict(Outcome.PASS, "reference", first.seconds, opened, coverage)
 
     def check(self, tree: Path, *, timeout: float) -> Verdict:
-        done, opened = self._traced(tree, timeout)
+        done, (opened, coverage) = self._traced(tree, timeout)
         verdict = self._judge(done)
         if not verdict.passed:
             return verdict
-        return Verdict(verdict.outcome, verdict.reason, verdict.seconds, opened)
+        return Verdict(verdict.outcome, verdict.reason, verdict.seconds, opened, coverage)
 
-    def _traced(self, tree: Path, timeout: float) -> tuple[harness.Completed, frozenset[str]]:
-        """One run against the candidate tree, and what it used there."""
+    def _traced(
+        self, tree: Path, timeout: float
+    ) -> tuple[harness.Completed, tuple[frozenset[str], Coverage | None]]:
+        """One run against the candidate tree, and what it used there.
+
+        Coverage is None when no python of the check traced itself (an interpreter flag the boot
+        script does not play): then nothing is known of what ran, not that nothing ran.
+        """
         with tempfile.TemporaryDirectory(prefix="trace-", dir=self._scratch) as folder:
             done = self._run([str(tree), *self._runtime_paths], timeout, trace=(tree, Path(folder)))
-            opened = [line for f in Path(folder).glob("*.txt") for line in f.read_text().splitlines()]
-        return done, relative(opened, tree)
+            collected = [_load(f) for f in sorted(Path(folder).glob("*.json"))]
+        opened = relative((p for data in collected for p in data.get("opened", [])), tree)
+        known = collected and all(data.get("ran") is not None for data in collected)
+        coverage = Coverage(*relative_coverage(collected, tree)) if known else None
+        return done, (opened, coverage)
 
     def check_installed(self, venv_python: Path, *, timeout: float) -> Verdict:
         return self._judge(self._run([], timeout, python=str(venv_python)))
@@ -97,6 +108,14 @@ class CommandOracle:
         if done.stdout != self._expected:
             return Verdict(Outcome.FAIL, "output differs from the original", done.seconds)
         return Verdict(Outcome.PASS, "", done.seconds)
+
+
+def _load(trace: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(trace.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}  # cut short (the check was killed): it tells nothing
+    return data if isinstance(data, dict) else {}
 
 
 def _isolated_python(scratch: Path) -> Path:

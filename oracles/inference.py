@@ -14,9 +14,9 @@ from typing import Any
 
 from minimizer.errors import InputError, OracleError
 from oracles import _inputs, harness
-from oracles._trace import relative
+from oracles._trace import relative, relative_coverage
 from oracles.npz import Array
-from oracles.protocol import Outcome, Verdict
+from oracles.protocol import Coverage, Outcome, Verdict
 from oracles.runtime import Runtime
 
 PROBE = Path(__file__).with_name("_probe.py")
@@ -98,7 +98,7 @@ class InferenceOracle:
         if second.get("outputs") != first["outputs"]:
             raise OracleError("the original wheel gives different outputs on two runs (nondeterministic)")
         self._expected = first["outputs"]
-        return Verdict(Outcome.PASS, "reference", first["seconds"], relative(first.get("opened", []), tree))
+        return _passed(first, tree, "reference")
 
     def check(self, tree: Path, *, timeout: float) -> Verdict:
         if self._expected is None:
@@ -111,7 +111,7 @@ class InferenceOracle:
             return Verdict(Outcome.FAIL, result.get("error", "failed"), seconds)
         if result["outputs"] != self._expected:
             return Verdict(Outcome.FAIL, "outputs differ from the original", seconds)
-        return Verdict(Outcome.PASS, "", seconds, relative(result.get("opened", []), tree))
+        return _passed(result, tree)
 
     def check_installed(self, venv_python: Path, *, timeout: float) -> Verdict:
         """The final check: numpy and the runtime as pip installed them into a venv."""
@@ -137,8 +137,9 @@ class InferenceOracle:
         """Run every model on other input sets: one list of descriptors (``oracles._inputs``) per model.
 
         The raw probe result: ``ok``; ``outputs[model][set]``, a list of output digests, or with
-        ``keep_going`` ``{"error": ...}`` for a set that raised; ``opened`` (absolute paths under
-        ``tree``) when traced; ``unresolved`` when the harness broke. ``tree`` None with ``python`` a
+        ``keep_going`` ``{"error": ...}`` for a set that raised; ``opened``, ``ran`` and ``reads``
+        (absolute paths under ``tree``, see ``_trace.Tracer.collect``) when traced; ``unresolved``
+        when the harness broke. ``tree`` None with ``python`` a
         venv's interpreter runs what pip installed there.
         """
         models = [{**m, "input_sets": list(s)} for m, s in zip(self._models, sets, strict=True)]
@@ -177,6 +178,12 @@ class InferenceOracle:
             return _result(done, folder / "result.json")
         finally:
             shutil.rmtree(folder, ignore_errors=True)
+
+
+def _passed(result: dict[str, Any], tree: Path, reason: str = "") -> Verdict:
+    coverage = Coverage(*relative_coverage([result], tree)) if "ran" in result else None
+    opened = relative(result.get("opened", []), tree)
+    return Verdict(Outcome.PASS, reason, float(result["seconds"]), opened, coverage)
 
 
 def _result(done: harness.Completed, path: Path) -> dict[str, Any]:

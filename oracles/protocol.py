@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import enum
+import functools
+import operator
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 
 class Outcome(enum.Enum):
@@ -18,17 +20,48 @@ class Outcome(enum.Enum):
 
 
 @dataclass(frozen=True, slots=True)
+class Coverage:
+    """What Python code a run executed, as tree-relative paths.
+
+    ``ran``: ``(path, first line, name)`` of every code object that started (functions, methods,
+    class and module bodies; ``first line`` is a decorated def's first decorator line, as in
+    ``co_firstlineno``). ``reads``: ``(module path, name, reader path, reader line, origin)`` for
+    every name read from a module of the tree as an attribute; the reader is ``("", 0)`` when the
+    reading code lies outside the tree (the user's code, the runtime, the standard library), and
+    ``origin`` names where the value was made (a function's code, a class), or is "" when unknown:
+    two reads with one origin read one object.
+    """
+
+    ran: frozenset[tuple[str, int, str]] = frozenset()
+    reads: frozenset[tuple[str, str, str, int, str]] = frozenset()
+
+    def __or__(self, other: Coverage) -> Coverage:
+        return Coverage(self.ran | other.ran, self.reads | other.reads)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"ran": sorted(self.ran), "reads": sorted(self.reads)}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Coverage:
+        ran = frozenset((str(p), int(line), str(n)) for p, line, n in data["ran"])
+        reads = frozenset((str(m), str(n), str(r), int(line), str(o)) for m, n, r, line, o in data["reads"])
+        return cls(ran, reads)
+
+
+@dataclass(frozen=True, slots=True)
 class Verdict:
     """One oracle's judgement of one candidate.
 
     ``opened`` lists the tree-relative POSIX paths the run read (imports, shared libraries, data),
-    when the oracle traces; passes use it to propose what else can go.
+    when the oracle traces; passes use it to propose what else can go. ``coverage`` says which
+    Python code ran and which module names were read, when the oracle traces that too.
     """
 
     outcome: Outcome
     reason: str = ""
     seconds: float = 0.0
     opened: frozenset[str] | None = field(default=None, compare=False)
+    coverage: Coverage | None = field(default=None, compare=False)
 
     @property
     def passed(self) -> bool:
@@ -39,6 +72,14 @@ def union_opened(verdicts: Iterable[Verdict]) -> frozenset[str] | None:
     """Everything the verdicts' runs opened; None when none of them traced (nothing is known)."""
     traces = [v.opened for v in verdicts if v.opened is not None]
     return frozenset().union(*traces) if traces else None
+
+
+def union_coverage(verdicts: Iterable[Verdict]) -> Coverage | None:
+    """What the verdicts' runs executed; None unless every one of them traced it (a part is not enough)."""
+    found = [v.coverage for v in verdicts]
+    if not found or any(c is None for c in found):
+        return None
+    return functools.reduce(operator.or_, (c for c in found if c is not None))
 
 
 class Oracle(Protocol):

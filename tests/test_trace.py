@@ -1,0 +1,73 @@
+"""The in-process tracer (oracles/_trace.py) under every CPython at hand: what ran, what was read."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from oracles import _trace
+
+PACKAGE = {
+    "tpkg/__init__.py": "from .core import *\nfrom . import core\n",
+    "tpkg/core.py": (
+        "import threading\n\n__all__ = ['called', 'never']\n\n\n"
+        "def called():\n    return _in_thread()\n\n\n"
+        "def never():\n    return 0\n\n\n"
+        "def _in_thread():\n    out = []\n"
+        "    worker = threading.Thread(target=lambda: out.append(_worker()))\n"
+        "    worker.start()\n    worker.join()\n    return out[0]\n\n\n"
+        "@staticmethod\ndef _worker():\n    return 7\n"
+    ),
+}
+RUN = """\
+import json, sys
+sys.path.insert(0, {oracles!r})
+from _trace import Tracer
+del sys.path[0]
+tracer = Tracer([{tree!r}])
+sys.path.insert(0, {tree!r})
+import tpkg
+tpkg.called()
+with open({out!r}, "w") as handle:
+    json.dump(tracer.collect(), handle)
+"""
+
+
+def _interpreters() -> list[str]:
+    found = [sys.executable]
+    for version in ("3.10", "3.12", "3.13"):
+        found += sorted(str(p) for p in Path.home().glob(f".pyenv/versions/{version}.*/bin/python"))[:1]
+    return found
+
+
+@pytest.mark.parametrize("python", _interpreters())
+def test_what_ran_and_what_was_read(python: str, tmp_path: Path) -> None:
+    tree = tmp_path / "tree"
+    for path, text in PACKAGE.items():
+        (tree / path).parent.mkdir(parents=True, exist_ok=True)
+        (tree / path).write_text(text)
+    out = tmp_path / "trace.json"
+    script = RUN.format(oracles=str(Path(_trace.__file__).parent), tree=str(tree), out=str(out))
+    subprocess.run([python, "-I", "-S", "-c", script], check=True, timeout=120)
+    data = json.loads(out.read_text())
+    ran, reads = _trace.relative_coverage([data], tree)
+    names = {(path, name) for path, _, name in ran}
+    assert {("tpkg/core.py", "called"), ("tpkg/core.py", "_in_thread"), ("tpkg/core.py", "_worker")} <= names
+    assert ("tpkg/core.py", "never") not in names
+    assert ("tpkg/core.py", 22, "_worker") in ran  # a decorated def starts at its decorator
+    # The star import read each name of __all__ from core, on line 1 of the package.
+    star = {(name, origin) for module, name, reader, line, origin in reads if reader == "tpkg/__init__.py"}
+    assert ("called", "tpkg/core.py:6:called") in star and ("__all__", "") in star
+    # The user's own code read ``called`` from the package: an outside reader.
+    assert ("tpkg/__init__.py", "called", "", 0, "") in reads
+    # ``from . import core`` asks hasattr from importlib: the package's line 2 is the reader.
+    assert {(r, line) for m, n, r, line, _ in reads if n == "core"} == {("tpkg/__init__.py", 2)}
+    assert any(path == "tpkg/core.py" for path in _trace.relative(data["opened"], tree))
+
+
+def test_a_tracer_without_roots_traces_nothing(tmp_path: Path) -> None:
+    assert _trace.Tracer([]).collect() == {"opened": [], "ran": [], "reads": []}
