@@ -20,7 +20,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from minimizer.pysource import Stmt, delete, docstrings, imports_first, statements
+from minimizer.pysource import Stmt, delete, docstrings, statements
 
 PASS_LINE = re.compile(rb"[ \t\f]*pass(?:\r\n|\n|\r)?")
 BOM = b"\xef\xbb\xbf"
@@ -529,13 +529,6 @@ def test_future_imports_stay_and_type_checking_imports_go_first() -> None:
     future = SNIPPETS["future_and_docstring"]
     assert [s.kind for s in statements(future, 0)] == ["Expr", "AnnAssign"]
     _compiles(delete(future, statements(future, 0)))
-
-
-def test_imports_first_is_stable() -> None:
-    source = b"x = 9\ntry:\n    import a\nexcept ImportError:\n    a = None\nimport sys\ny = 1\n"
-    ordered = imports_first(statements(source, 0))
-    assert [s.summary for s in ordered] == ["try: ...", "import sys", "x = 9", "y = 1"]
-    assert imports_first(()) == ()
 
 
 def test_encodings_and_bom() -> None:

@@ -1,4 +1,4 @@
-"""Pure bytes-to-bytes deletion of Python statements by line range, for the statements pass."""
+"""The statement tree of a Python module, as line ranges: what can be deleted without breaking it."""
 
 from __future__ import annotations
 
@@ -10,8 +10,6 @@ import re
 import tokenize
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-
-__all__ = ["Stmt", "StmtPath", "delete", "docstrings", "imports_first", "statements"]
 
 StmtPath = tuple[int | str, ...]
 
@@ -80,6 +78,7 @@ class _Analysis:
     lines: tuple[bytes, ...]
     entries: tuple[_Entry, ...]
     blocks: tuple[_Block, ...]
+    texts: tuple[bytes, ...] = ()  # each line without its ending, as UTF-8 (ast columns count those)
 
 
 def statements(source: bytes, depth: int) -> tuple[Stmt, ...]:
@@ -96,38 +95,6 @@ def statements(source: bytes, depth: int) -> tuple[Stmt, ...]:
     Raises SyntaxError if ``source`` does not parse.
     """
     return _sorted(e.stmt for e in _analyse(source).entries if e.depth == depth)
-
-
-def docstrings(source: bytes) -> tuple[Stmt, ...]:
-    """The deletable docstrings of the module, its classes and functions, in source order."""
-    return _sorted(e.stmt for e in _analyse(source).entries if _is_docstring(e))
-
-
-def imports_first(stmts: Iterable[Stmt]) -> tuple[Stmt, ...]:
-    """``stmts`` with the import-like ones first, otherwise in the same order."""
-    # Deleting an import first is what lets later passes delete the imported files.
-    return tuple(sorted(stmts, key=lambda s: not s.imports))
-
-
-def delete(source: bytes, doomed: Iterable[Stmt]) -> bytes:
-    """``source`` without the lines of the ``doomed`` statements (from `statements`).
-
-    Every other byte is kept.  A block left empty gets one ``pass`` line where its
-    first statement began, with that statement's indentation and line ending.
-    Raises ValueError for a Stmt that is not a deletable statement of ``source``.
-    """
-    wanted = tuple(doomed)
-    if not wanted:
-        return source
-    analysis = _analyse(source)
-    chosen = _resolve(analysis, wanted)
-    removed = {n for e in chosen for n in range(e.start, _end(e) + 1)}
-    anchors = _pass_anchors(analysis, {id(e) for e in chosen}, removed)
-    kept = (
-        anchors.get(number, b"") if number in removed else line
-        for number, line in enumerate(analysis.lines, start=1)
-    )
-    return analysis.bom + b"".join(kept)
 
 
 def _sorted(found: Iterable[Stmt | None]) -> tuple[Stmt, ...]:
@@ -156,25 +123,6 @@ def _end(entry: _Entry) -> int:
     return end
 
 
-def _pass_anchors(analysis: _Analysis, doomed: set[int], removed: set[int]) -> dict[int, bytes]:
-    anchors: dict[int, bytes] = {}
-    for block in analysis.blocks:
-        owner = block.owner
-        # No child range holds its owner's first line, so this tells if the owner goes too.
-        if owner is None or owner.start in removed:
-            continue
-        if all(id(member) in doomed for member in block.members):
-            first = block.members[0].start
-            anchors[first] = _pass_line(analysis.lines[first - 1])
-    return anchors
-
-
-def _pass_line(line: bytes) -> bytes:
-    indent = line[: len(line) - len(line.lstrip(_BLANK))]
-    ending = line[len(line.rstrip(b"\r\n")) :]
-    return indent + b"pass" + ending
-
-
 @functools.lru_cache(maxsize=32)
 def _analyse(source: bytes) -> _Analysis:
     # Cached because a reduction pass calls delete() many times on the same source.
@@ -189,7 +137,7 @@ def _analyse(source: bytes) -> _Analysis:
     collector.visit(tree.body, (), 0, None, guarded=frozenset())
     _mark_deletable(collector.entries, texts)
     _guard_cookies(collector.entries, texts)
-    return _Analysis(bom, lines, tuple(collector.entries), tuple(collector.blocks))
+    return _Analysis(bom, lines, tuple(collector.entries), tuple(collector.blocks), tuple(texts))
 
 
 def _parse(source: bytes) -> ast.Module:
