@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import sys
 import zipfile
 from collections.abc import Callable
@@ -245,25 +247,95 @@ def test_check_commands_are_traced_in_every_form(
     assert result.oracle_runs <= 6
 
 
-def test_deep_statements_pass_deletes_unused_functions(
+STUBBY = {
+    "stubby/__init__.py": '"""Docs."""\nfrom .core import *\n',
+    "stubby/core.py": (
+        '"""A module."""\n__all__ = ["answer", "never", "Shape"]\n\n\n'
+        "def _only_for_never():\n    return " + repr(list(range(300))) + "\n\n\n"
+        'def answer():\n    """The answer."""\n    return 42\n\n\n'
+        "def never(x):\n    return _only_for_never()[x]\n\n\n"
+        "class Shape:\n    def used(self):\n        return 1\n\n    def unused(self):\n        return 2\n\n\n"
+        "_NOBODY_READS = " + repr(list(range(300, 600))) + "\n"
+    ),
+}
+
+
+def _run(wheel: Path, tmp_path: Path, code: str) -> subprocess.CompletedProcess[str]:
+    """Run ``code`` with the wheel's contents importable, the way a user's program would."""
+    tree = tmp_path / "unpacked"
+    with zipfile.ZipFile(wheel) as archive:
+        archive.extractall(tree)
+    env = {**os.environ, "PYTHONPATH": str(tree)}
+    return subprocess.run(
+        [sys.executable, "-S", "-c", code], capture_output=True, text=True, env=env, check=False
+    )
+
+
+def test_statements_pass_stubs_what_never_ran(wheel_factory: Callable[..., Path], tmp_path: Path) -> None:
+    wheel = wheel_factory(STUBBY, name="stubby")
+    check = 'python -c "from stubby import *; print(answer(), Shape().used())"'
+    out = tmp_path / "o"
+    report = tmp_path / "report.json"
+    argv = [str(wheel), "--check", check, "-o", str(out), "--jobs", "1", "--quiet", "--report", str(report)]
+    assert cli.main(argv) == 0
+    result = out / wheel.name
+    with zipfile.ZipFile(result) as archive:
+        core = archive.read("stubby/core.py").decode()
+    assert "return 42" in core  # ran: kept as it was
+    assert "def never(x):" in core and "_only_for_never" not in core and "_NOBODY_READS" not in core
+    assert "The answer" not in core and "A module" not in core
+    assert "return 2" not in core and "return 1" in core
+    # One proposal, and it passed.
+    passes = {p["name"]: p["runs"] for p in json.loads(report.read_text())["passes"]}
+    assert passes["statements"] == 1
+    # A name of __all__ still imports; calling what never ran stops the program and names it.
+    listed = _run(result, tmp_path, "from stubby import *; print(answer(), never, Shape)")
+    assert listed.returncode == 0 and listed.stdout.startswith("42 <function never")
+    called = _run(result, tmp_path, "import stubby; stubby.never(1); print('went on')")
+    assert called.returncode == 1 and "went on" not in called.stdout
+    assert "stubby.core.never: removed by wheel-ddmin" in called.stderr
+    method = _run(result, tmp_path, "import stubby; stubby.Shape().unused()")
+    assert method.returncode == 1 and "stubby.core.Shape.unused: removed" in method.stderr
+
+
+def test_an_untraced_check_leaves_functions_alone(wheel_factory: Callable[..., Path], tmp_path: Path) -> None:
+    """A python the boot script cannot trace (an interpreter flag): what ran is unknown, not nothing."""
+    wheel = wheel_factory(STUBBY, name="stubby")
+    check = 'python -X utf8 -c "from stubby import *; print(answer(), Shape().used())"'
+    out = tmp_path / "o"
+    assert cli.main([str(wheel), "--check", check, "-o", str(out), "--jobs", "1", "--quiet"]) == 0
+    with zipfile.ZipFile(out / wheel.name) as archive:
+        core = archive.read("stubby/core.py").decode()
+    assert "removed by wheel-ddmin" not in core and "_NOBODY_READS" in core
+    assert "The answer" not in core  # docstrings still go: that needs no trace
+
+
+def test_a_failing_proposal_loses_only_its_bad_edits(
     wheel_factory: Callable[..., Path], tmp_path: Path
 ) -> None:
+    """A function called only by an untraced python is stubbed by the proposal; ddmin puts it back."""
     files = {
-        "deep/__init__.py": '"""Docs."""\nfrom .core import answer\n',
-        "deep/core.py": (
-            '"""A module."""\n\n\ndef answer():\n    """The answer."""\n    return 42\n\n\n'
-            "def unused():\n    return " + repr(list(range(500))) + "\n\n\nclass Big:\n    x = 1\n"
-        ),
+        "hidden/__init__.py": (
+            "def hidden():\n    return 'seen'\n\n\ndef answer():\n    return 42\n\n\n"
+            "def unused():\n    return " + repr(list(range(300))) + "\n"
+        )
     }
-    wheel = wheel_factory(files, name="deep")
-    check = 'python -c "import deep; print(deep.answer())"'
-    out = tmp_path / "o"
-    argv = [str(wheel), "--check", check, "-o", str(out), "--jobs", "1", "--quiet"]
-    assert cli.main([*argv, "--passes", "files,statements,statements-deep"]) == 0
+    wheel = wheel_factory(files, name="hidden")
+    inner = "import hidden; print(hidden.hidden())"
+    check = (
+        'python -c "import hidden, subprocess, sys; '
+        f"child = subprocess.run([sys.executable, '-c', '{inner}'], capture_output=True, text=True); "
+        'print(child.stdout.strip(), hidden.answer())"'
+    )
+    out, report = tmp_path / "o", tmp_path / "report.json"
+    argv = [str(wheel), "--check", check, "-o", str(out), "--jobs", "1", "--quiet", "--report", str(report)]
+    assert cli.main(argv) == 0
     with zipfile.ZipFile(out / wheel.name) as archive:
-        core = archive.read("deep/core.py").decode()
-    assert "def answer" in core and "return 42" in core
-    assert "def unused" not in core and "class Big" not in core and "The answer" not in core
+        source = archive.read("hidden/__init__.py").decode()
+    assert "return 'seen'" in source and "return 42" in source
+    assert "def unused" not in source
+    passes = {p["name"]: p["runs"] for p in json.loads(report.read_text())["passes"]}
+    assert passes["statements"] > 1  # the proposal failed, ddmin found the edit to hold back
 
 
 def test_output_into_the_input_folder_is_refused(toy_wheel: Path, capsys: pytest.CaptureFixture[str]) -> None:

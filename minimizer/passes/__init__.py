@@ -5,13 +5,12 @@ from __future__ import annotations
 from minimizer.passes.base import Pass
 from minimizer.passes.files import FilesPass
 from minimizer.passes.native_deps import NativeDepsPass
-from minimizer.passes.python_statements import DeepStatementsPass, PythonStatementsPass
+from minimizer.passes.python_statements import PythonStatementsPass
 from minimizer.passes.strip import StripPass
 
 __all__ = [
     "ALL",
     "DEFAULT",
-    "DeepStatementsPass",
     "FilesPass",
     "NativeDepsPass",
     "Pass",
@@ -24,11 +23,10 @@ __all__ = [
 ALL: dict[str, type] = {
     "files": FilesPass,
     "statements": PythonStatementsPass,
-    "statements-deep": DeepStatementsPass,
     "native": NativeDepsPass,
     "strip": StripPass,
 }
-# What runs without --passes: everything but the opt-in deep statement reduction.
+# What runs without --passes: all of them.
 DEFAULT = ("files", "statements", "native", "strip")
 
 

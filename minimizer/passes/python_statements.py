@@ -1,127 +1,182 @@
-"""Delete Python statements that unlock file removals: imports and bare calls of imported packages.
+"""Reduce Python source below the file, guided by one traced run (see ``minimizer.usage``).
 
-Only package ``__init__.py`` files that the last passing run imported are edited, and only their
-imports, bare calls, ``del`` statements and assignments at module level or one block deep
-(``else:``/``try:`` bodies): that is where ``from . import random`` and ``_sanity_check()`` live,
-and where a deletion frees whole files for the files pass. The calls, ``del`` statements and
-assignments are there because they can hold an import in place (``del Arrayterator`` needs
-``from .lib import *``); the sweep tries them, then tries the imports again. Deleting other
-statements rarely pays for its oracle runs.
-Each file keeps every other byte; an emptied block gets ``pass`` (see ``minimizer.pysource``).
+From the coverage of the last passing run, one proposal for every imported module at once:
+statements at module scope that no kept code needs go (imports included, which frees the files
+they imported), functions that never started get a body that raises ``SystemExit`` naming them,
+docstrings are emptied and comment lines go. If the proposal fails, ddmin finds the modules
+whose edits break it, then, in each of them, the edits that do; every other edit stays. Without
+coverage (a check that runs an untraced interpreter) only docstrings and comments go.
 """
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Callable, Mapping, Sequence
+
 from minimizer import pysource
-from minimizer.ddmin import ddmin, sweep
+from minimizer.ddmin import ddmin
 from minimizer.search import Search
 from minimizer.state import Key, State
+from minimizer.usage import Module, Plan, plan
+from minimizer.wheelfile import tree_path
 
-# Imports first (they free files), then what may hold them in place: calls, ``del``, assignments.
-_KINDS = ("Import", "ImportFrom", "Expr", "Delete", "Assign", "AugAssign")
-_DEPTHS = (0, 1)
-
-Item = tuple[Key, int]  # a file and the index of a statement in its candidate list
+# One proposed edit: what it does and to what (a statement, a function, or the module's docstrings
+# and comment lines, which go together: they never change what the code does).
+Edit = tuple[str, pysource.Stmt | pysource.Stub | tuple[tuple[pysource.Stmt, ...], tuple[int, ...]]]
+Build = Callable[[Mapping[Key, Sequence[Edit]]], State]
+Identity = tuple[Key, str, str]
+_MAX_ROUNDS = 8  # each passing round removes code; in practice two or three rounds settle
 
 
 class PythonStatementsPass:
-    """One sweep over the candidate statements of all imported package ``__init__`` files."""
+    """Trace-guided: one proposal for every imported module, ddmin only where it fails."""
 
     name = "statements"
 
-    def applies(self, search: Search) -> bool:
-        return True
-
-    def reduce(self, state: State, search: Search) -> State:
-        sources, candidates = self._candidates(state, search)
-        items = [(key, index) for key, stmts in candidates.items() for index in range(len(stmts))]
-        if not items:
-            return state
-
-        def build(kept: tuple[Item, ...]) -> State:
-            keep = set(kept)
-            candidate = state
-            for key, stmts in candidates.items():
-                doomed = [s for i, s in enumerate(stmts) if (key, i) not in keep]
-                if doomed:
-                    candidate = candidate.with_edit(key, pysource.delete(sources[key], doomed))
-            return candidate
-
-        return build(sweep(items, search.adapter(build)))
-
-    @staticmethod
-    def _candidates(
-        state: State, search: Search
-    ) -> tuple[dict[Key, bytes], dict[Key, tuple[pysource.Stmt, ...]]]:
-        # Without a trace (a --check alone), every package __init__ is a candidate.
-        opened = search.opened(state)
-        files = sorted(
-            (k for k in state.files if (opened is None or k in opened) and k.path.endswith("/__init__.py")),
-            key=lambda k: (k.path.count("/"), k),  # outermost packages first: they import the rest
-        )
-        sources, candidates = {}, {}
-        for key in files:
-            if search.protected(key):
-                continue
-            source = search.workspace.read(key, state)
-            try:
-                found = [s for d in _DEPTHS for s in pysource.statements(source, d)]
-            except SyntaxError:
-                continue
-            docs = set(pysource.docstrings(source))  # harmless to keep, and never free a file
-            chosen = tuple(s for s in found if s.kind in _KINDS and s not in docs)
-            if chosen:
-                sources[key] = source
-                candidates[key] = tuple(sorted(chosen, key=lambda s: (_KINDS.index(s.kind) > 1, s.start)))
-        return sources, candidates
-
-
-class DeepStatementsPass:
-    """Opt-in: hierarchical ddmin over the statements of every imported module.
-
-    Module body first, then the bodies of its blocks one depth at a time, largest file first;
-    docstrings, unused functions and whole class bodies can go. Far more oracle runs than the
-    default statements pass, for the last few hundred kilobytes.
-    """
-
-    name = "statements-deep"
-    max_depth = 3
+    def __init__(self) -> None:
+        # Edits a failed proposal had to hold back: later rounds do not propose them again.
+        self._held: set[Identity] = set()
 
     def applies(self, search: Search) -> bool:
         return True
 
     def reduce(self, state: State, search: Search) -> State:
-        for key in self._modules(state, search):
-            for depth in range(self.max_depth + 1):
-                source = search.workspace.read(key, state)
-                try:
-                    stmts = pysource.statements(source, depth)
-                except SyntaxError:
-                    break
-                if not stmts:
-                    break
-                state = self._reduce_level(state, key, source, stmts, search)
+        # A passing proposal brings a new trace (code gone, modules no longer imported): go again
+        # until a proposal changes nothing, so the files pass sees all of it at once.
+        for _ in range(_MAX_ROUNDS):
+            sources, edits = _proposal(state, search, self._held)
+            build = _builder(state, sources)
+            full = build(edits)
+            if full == state:
+                return state
+            if not search.test(full):
+                result, held = _fall_back(edits, build, search)
+                self._held |= {_identity(key, edit, sources[key]) for key, edit in held}
+                return result
+            state = full
         return state
 
-    @staticmethod
-    def _modules(state: State, search: Search) -> list[Key]:
-        opened = search.opened(state)
-        modules = [
-            k
-            for k in state.files
-            if k.path.endswith(".py") and (opened is None or k in opened) and not search.protected(k)
-        ]
-        sizes = {k: len(search.workspace.read(k, state)) for k in modules}
-        return sorted(modules, key=lambda k: (-sizes[k], k))
 
-    @staticmethod
-    def _reduce_level(
-        state: State, key: Key, source: bytes, stmts: tuple[pysource.Stmt, ...], search: Search
-    ) -> State:
-        def build(kept: tuple[pysource.Stmt, ...]) -> State:
-            keep = set(kept)
-            return state.with_edit(key, pysource.delete(source, [s for s in stmts if s not in keep]))
+def _builder(state: State, sources: Mapping[Key, bytes]) -> Build:
+    rewritten: dict[tuple[Key, tuple[Edit, ...]], bytes] = {}
 
-        kept = ddmin(stmts, search.adapter(build))
-        # Nothing deleted: keep the state as it was, not a no-op edit that would look like a change.
-        return state if len(kept) == len(stmts) else build(kept)
+    def build(applied: Mapping[Key, Sequence[Edit]]) -> State:
+        candidate = state
+        for key, chosen in applied.items():
+            if chosen:
+                # ddmin asks for the same module's edits again and again: rewrite each set once.
+                wanted = (key, tuple(chosen))
+                if wanted not in rewritten:
+                    rewritten[wanted] = _rewrite(sources[key], chosen)
+                candidate = candidate.with_edit(key, rewritten[wanted])
+        return candidate
+
+    return build
+
+
+def _identity(key: Key, edit: Edit, source: bytes) -> Identity:
+    """What an edit does to what, in words that survive other edits of the same file."""
+    kind, what = edit
+    if isinstance(what, pysource.Stub):
+        return key, kind, what.qualname
+    if isinstance(what, pysource.Stmt):
+        lines = source.splitlines(keepends=True)[what.start - 1 : what.end]
+        return key, kind, hashlib.sha256(b"".join(lines)).hexdigest()
+    return key, kind, ""
+
+
+def _proposal(
+    state: State, search: Search, held: set[Identity]
+) -> tuple[dict[Key, bytes], dict[Key, tuple[Edit, ...]]]:
+    """The edits of every imported module that change it, from what the last passing run used."""
+    coverage = search.coverage(state)
+    # Without coverage some run was not traced: what it imported is unknown too.
+    opened = search.opened(state) if coverage is not None else None
+    sources: dict[Key, bytes] = {}
+    modules: dict[str, Module] = {}
+    keys: dict[str, Key] = {}
+    for key in sorted(state.files):
+        where = tree_path(key.path)
+        if where is None or not where.endswith(".py") or search.protected(key):
+            continue
+        if opened is not None and key not in opened:
+            continue
+        source = search.workspace.read(key, state)
+        name, package = _module_name(where)
+        try:
+            facts = pysource.facts(source, name, package=package)
+        except SyntaxError:
+            continue  # not Python for this interpreter (a template): it is never imported
+        sources[key], modules[where], keys[where] = source, Module(name, package, facts), key
+    if coverage is None:
+        plans = {
+            where: Plan(blank=m.facts.docstrings, comments=m.facts.comments) for where, m in modules.items()
+        }
+    else:
+        present = {_module_name(p)[0] for k in state.files if (p := tree_path(k.path)) and _importable(p)}
+        plans = plan(modules, coverage, present)
+    edits: dict[Key, tuple[Edit, ...]] = {}
+    for where, proposed in plans.items():
+        key = keys[where]
+        found = tuple(e for e in _edits(proposed) if _identity(key, e, sources[key]) not in held)
+        if found and _rewrite(sources[key], found) != sources[key]:
+            edits[key] = found
+    return sources, edits
+
+
+def _module_name(where: str) -> tuple[str, bool]:
+    """The dotted name of the module at tree path ``where``, and whether it is a package."""
+    folder, _, file = where.rpartition("/")
+    stem = file.split(".")[0]
+    package = stem == "__init__"
+    parts = [p for p in folder.split("/") if p] + ([] if package else [stem])
+    return ".".join(parts), package
+
+
+def _importable(where: str) -> bool:
+    return where.endswith((".py", ".so", ".pyd")) and "__pycache__" not in where
+
+
+def _edits(proposed: Plan) -> tuple[Edit, ...]:
+    """Each deletion and stub on its own, in source order; docstrings and comments as one edit."""
+    single: list[tuple[int, Edit]] = [(s.start, ("delete", s)) for s in proposed.delete]
+    single += [(s.start, ("stub", s)) for s in proposed.stub]
+    ordered: list[Edit] = [edit for _, edit in sorted(single, key=lambda pair: pair[0])]
+    if proposed.blank or proposed.comments:
+        ordered.append(("tidy", (proposed.blank, proposed.comments)))
+    return tuple(ordered)
+
+
+def _rewrite(source: bytes, chosen: Sequence[Edit]) -> bytes:
+    delete = [what for kind, what in chosen if kind == "delete" and isinstance(what, pysource.Stmt)]
+    stub = [what for kind, what in chosen if kind == "stub" and isinstance(what, pysource.Stub)]
+    tidy = [what for kind, what in chosen if kind == "tidy" and isinstance(what, tuple)]
+    blank = [s for docs, _ in tidy for s in docs]
+    comments = [n for _, lines in tidy for n in lines]
+    return pysource.rewrite(source, delete=delete, stub=stub, blank=blank, comments=comments)
+
+
+def _fall_back(
+    edits: dict[Key, tuple[Edit, ...]], build: Build, search: Search
+) -> tuple[State, list[tuple[Key, Edit]]]:
+    """ddmin over the modules whose edits to hold back, then over each such module's edits.
+
+    Returns the result and the edits held back.
+    """
+
+    def without_modules(held: tuple[Key, ...]) -> State:
+        return build({k: v for k, v in edits.items() if k not in held})
+
+    modules = ddmin(tuple(edits), search.adapter(without_modules))
+    applied = {k: list(v) for k, v in edits.items() if k not in modules}
+    held: list[tuple[Key, Edit]] = []
+    for key in modules:
+        items = tuple(range(len(edits[key])))
+
+        def without_edits(kept: tuple[int, ...], key: Key = key) -> State:
+            return build({**applied, key: [e for i, e in enumerate(edits[key]) if i not in kept]})
+
+        kept = set(ddmin(items, search.adapter(without_edits)))
+        applied[key] = [e for i, e in enumerate(edits[key]) if i not in kept]
+        held += [(key, e) for i, e in enumerate(edits[key]) if i in kept]
+    return build(applied), held
