@@ -30,6 +30,7 @@ _MACHINERY = frozenset(
     | {"__class__", "__builtins__", "__cached__", "__getattr__", "__dir__"}
 )
 _TOOL_NAME = "wheel-ddmin"
+_TOOL_IDS = (4, 3)  # sys.monitoring tool ids, 3.12+
 _OPTIMIZED = 0x1  # inspect.CO_OPTIMIZED: set on function code, not on module and class bodies
 
 
@@ -61,16 +62,15 @@ class Tracer:
 
     def _start_coverage(self) -> None:
         monitoring = getattr(sys, "monitoring", None)
-        if monitoring is None:
+        # Ids 3 and 4 have no assigned role: a check that runs coverage.py or a profiler keeps its own.
+        free = [t for t in _TOOL_IDS if monitoring is not None and monitoring.get_tool(t) is None]
+        if monitoring is None or not free:
             sys.setprofile(self._profile)
             threading.setprofile(self._profile)
             return
-        for tool in (monitoring.COVERAGE_ID, monitoring.PROFILER_ID, 3, 4):
-            if monitoring.get_tool(tool) is None:
-                monitoring.use_tool_id(tool, _TOOL_NAME)
-                monitoring.register_callback(tool, monitoring.events.PY_START, self._started)
-                monitoring.set_events(tool, monitoring.events.PY_START)
-                return
+        monitoring.use_tool_id(free[0], _TOOL_NAME)
+        monitoring.register_callback(free[0], monitoring.events.PY_START, self._started)
+        monitoring.set_events(free[0], monitoring.events.PY_START)
 
     def _profile(self, frame: types.FrameType, event: str, arg: object) -> None:
         if event == "call":
@@ -138,14 +138,13 @@ class Tracer:
 
     def _stop_coverage(self) -> None:
         monitoring = getattr(sys, "monitoring", None)
-        if monitoring is None:
+        ours = [t for t in _TOOL_IDS if monitoring is not None and monitoring.get_tool(t) == _TOOL_NAME]
+        if monitoring is None or not ours:
             sys.setprofile(None)
             threading.setprofile(None)
             return
-        for tool in range(6):
-            if monitoring.get_tool(tool) == _TOOL_NAME:
-                monitoring.set_events(tool, 0)
-                monitoring.free_tool_id(tool)
+        monitoring.set_events(ours[0], 0)
+        monitoring.free_tool_id(ours[0])
 
     def _maps(self) -> None:
         try:

@@ -29,6 +29,9 @@ sys.path.insert(0, {oracles!r})
 from _trace import Tracer
 del sys.path[0]
 tracer = Tracer([{tree!r}])
+if hasattr(sys, "monitoring"):  # a check that runs coverage.py or a profiler keeps its tool ids
+    for tool in (sys.monitoring.COVERAGE_ID, sys.monitoring.PROFILER_ID):
+        sys.monitoring.use_tool_id(tool, "the user's")
 sys.path.insert(0, {tree!r})
 import tpkg
 tpkg.called()
