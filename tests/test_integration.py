@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from minimizer import cli, minimize
+from minimizer.search import Progress
 
 TOY = {
     "toypkg/__init__.py": "from .core import answer\n",
@@ -308,6 +309,27 @@ def test_an_untraced_check_leaves_functions_alone(wheel_factory: Callable[..., P
         core = archive.read("stubby/core.py").decode()
     assert "removed by wheel-ddmin" not in core and "_NOBODY_READS" in core
     assert "The answer" not in core  # docstrings still go: that needs no trace
+
+
+def test_a_resumed_run_plans_the_same_edits(wheel_factory: Callable[..., Path], tmp_path: Path) -> None:
+    """The journal keeps each verdict's coverage: resumed, the statements pass plans as before."""
+    # An unused file, so that the statements pass starts from a state the journal judged.
+    wheel = wheel_factory({**STUBBY, "stubby/extra.py": "X = 1\n"}, name="stubby")
+    check = 'python -c "from stubby import *; print(answer(), Shape().used())"'
+    common = {"checks": [check], "jobs": 1, "verify": False}
+    whole = minimize([wheel], output_dir=tmp_path / "whole", **common)  # type: ignore[arg-type]
+
+    def interrupt(event: Progress) -> None:
+        if event.pass_name == "statements":  # as it starts: it will plan from a journaled verdict
+            raise KeyboardInterrupt
+
+    cut = minimize([wheel], output_dir=tmp_path / "cut", progress=interrupt, **common)  # type: ignore[arg-type]
+    assert not cut.complete
+    resumed = minimize([wheel], output_dir=tmp_path / "cut", resume=True, **common)  # type: ignore[arg-type]
+    assert resumed.complete and resumed.resumed == cut.oracle_runs
+    assert cut.oracle_runs + resumed.oracle_runs == whole.oracle_runs  # the same proposals, no others
+    assert resumed.wheels[0].output is not None and whole.wheels[0].output is not None
+    assert resumed.wheels[0].output.read_bytes() == whole.wheels[0].output.read_bytes()
 
 
 def test_a_failing_proposal_loses_only_its_bad_edits(
