@@ -8,6 +8,7 @@ opened and which files no pass may touch.
 from __future__ import annotations
 
 import fnmatch
+import hashlib
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -80,7 +81,10 @@ class Checker:
     best: State | None = None
     journal: Journal | None = None
     resumed: int = 0  # verdicts taken from the journal of an interrupted run
-    _cache: dict[State, Verdict] = field(default_factory=dict)
+    # Names the inputs the oracles judge with ("" for the search's own): a verdict is served, from
+    # the cache or the journal, only under the tag it was judged with.
+    tag: str = ""
+    _cache: dict[tuple[str, State], Verdict] = field(default_factory=dict)
     _started: float | None = None
     _claimed: int = 0  # runs begun, counted before they run so that parallel runs respect the budget
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -104,37 +108,48 @@ class Checker:
 
     def accept(self, state: State, verdict: Verdict) -> None:
         """Seed the cache with a state known to pass (the original, after the reference run)."""
-        self._cache[state] = verdict
+        self._cache[(self.tag, state)] = verdict
         self._consider_best(state)
 
     def cached(self, state: State) -> Verdict | None:
         """The verdict already known for ``state``, without running or counting anything."""
-        return self._cache.get(state)
+        return self._cache.get((self.tag, state))
+
+    def retag(self, tag: str) -> None:
+        """The oracles' inputs changed: no earlier verdict counts, and no state is known to pass."""
+        self.tag = tag
+        self.best = None
 
     def consider(self, state: State) -> Verdict:
-        cached = self._cache.get(state)
+        return self.judge(state, self.oracles, self.tag, track_best=True)
+
+    def judge(
+        self, state: State, oracles: Sequence[Oracle], tag: str, *, track_best: bool = False
+    ) -> Verdict:
+        """``state`` judged by ``oracles``, whose inputs ``tag`` names: cached, journaled, counted."""
+        cached = self._cache.get((tag, state))
         if cached is not None:
             self.cache_hits += 1
             self.stats().cache_hits += 1
             return cached
-        digest = state_digest(state) if self.journal is not None else ""
+        digest = journal_key(tag, state) if self.journal is not None else ""
         if self.journal is not None and digest in self.journal.known:
             verdict = self.journal.known[digest]
-            self._cache[state] = verdict
+            self._cache[(tag, state)] = verdict
             self.resumed += 1
-            if verdict.passed:
+            if verdict.passed and track_best:
                 self._consider_best(state)
             return verdict
         self._claim()
-        verdict = self._run(state)
-        self._cache[state] = verdict
+        verdict = self._run(state, oracles)
+        self._cache[(tag, state)] = verdict
         if self.journal is not None:
             self.journal.record(digest, verdict)
         with self._lock:
             self.runs += 1
             self.stats().runs += 1
         self._note_unresolved(verdict)
-        if verdict.passed:
+        if verdict.passed and track_best:
             self._consider_best(state)
         self._report(verdict.outcome)
         return verdict
@@ -171,14 +186,14 @@ class Checker:
         return window
 
     def _known(self, state: State) -> bool:
-        if state in self._cache:
+        if (self.tag, state) in self._cache:
             return True
-        return self.journal is not None and state_digest(state) in self.journal.known
+        return self.journal is not None and journal_key(self.tag, state) in self.journal.known
 
-    def _run(self, state: State) -> Verdict:
+    def _run(self, state: State, oracles: Sequence[Oracle]) -> Verdict:
         passed: list[Verdict] = []
         with self.workspace.materialize(state) as tree:
-            for oracle in self.oracles:
+            for oracle in oracles:
                 verdict = oracle.check(tree, timeout=self.timeout)
                 seconds = sum(v.seconds for v in passed) + verdict.seconds
                 if not verdict.passed:
@@ -218,22 +233,37 @@ class Checker:
         self.progress(Progress(self.pass_name, self.runs, self.cache_hits, size, files, outcome, self.stage))
 
 
+def journal_key(tag: str, state: State) -> str:
+    """The journal's key of a verdict: the state's digest, and the inputs it was judged with."""
+    digest = state_digest(state)
+    return digest if not tag else hashlib.sha256(f"{tag}\0{digest}".encode()).hexdigest()
+
+
 @dataclass(slots=True)
 class Search:
     """What a pass may ask: test candidates, see what a passing run used, know what is protected."""
 
     checker: Checker
     keep: tuple[str, ...] = ()
+    # The passing states the passes chose, in order (the same for any --jobs): where the search
+    # can go back to when new inputs fail its result.
+    trail: list[State] = field(default_factory=list)
 
     @property
     def workspace(self) -> Workspace:
         return self.checker.workspace
 
     def test(self, state: State) -> bool:
-        return self.checker.consider(state).passed
+        passed = self.checker.consider(state).passed
+        if passed:
+            self.trail.append(state)
+        return passed
 
     def first_passing(self, states: Sequence[State]) -> int | None:
-        return self.checker.first_passing(states)
+        index = self.checker.first_passing(states)
+        if index is not None:
+            self.trail.append(states[index])
+        return index
 
     def adapter(self, build: Callable[[tuple[T, ...]], State]) -> FirstPassing[T]:
         """Turn a pass's ``items -> State`` into the ddmin core's ``first_passing``."""
