@@ -9,12 +9,12 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from minimizer import options
-from minimizer.driver import reduce_to_fixpoint
 from minimizer.errors import BudgetExhausted, InputError, OracleError, VerificationError
+from minimizer.holdout import DEFAULT_SETS, Holdout, HoldoutReport, reduce_with_holdout
 from minimizer.journal import FILENAME as JOURNAL
 from minimizer.journal import Journal
 from minimizer.outdir import OutputFolder
@@ -25,6 +25,7 @@ from minimizer.wheelfile import DEFAULT_MAX_UNPACKED, unpacked_size
 from minimizer.workspace import Workspace
 from oracles import pip, runtime
 from oracles.command import CommandOracle
+from oracles.holdout import HeldOutOracle
 from oracles.inference import InferenceOracle, Model
 from oracles.protocol import Oracle, Outcome, Verdict, union_coverage, union_opened
 from oracles.venv import fresh_venv
@@ -76,6 +77,7 @@ class Result:
     verified: bool
     runtime: str
     environment: Mapping[str, str] = field(default_factory=dict)
+    holdout: HoldoutReport | None = None  # None: turned off, or no models (a --check has no inputs)
 
 
 def minimize(
@@ -93,6 +95,7 @@ def minimize(
     runtime_choice: str | None = None,
     verify: bool = True,
     resume: bool = False,
+    holdout: int = DEFAULT_SETS,
     max_unpacked: int = DEFAULT_MAX_UNPACKED,
     refresh: bool = False,
     progress: Callable[[Progress], None] | None = None,
@@ -114,12 +117,16 @@ def minimize(
     ``resume=True`` takes the verdicts of an interrupted run of the same job from there, so no
     oracle run is repeated and the search reaches the same wheel. One run at a time may use an
     output folder. Things worth knowing that do not stop the run are ``WheelDdminWarning``s.
+    ``holdout`` input sets per model that the search never sees check its result afterwards (0:
+    none); a set the result fails joins the oracle's inputs and the search goes on, so the written
+    wheel passes every set the original runs deterministically.
     """
     started = time.monotonic()
     _announce(progress, "reading")
     options.check_settings(jobs=jobs, timeout=timeout, budget=budget, max_unpacked=max_unpacked)
     out = options.output_dir(Path(output_dir))
     pass_list = options.passes(passes)
+    options.check_holdout(holdout)
     models = options.models(oracles, inputs or {}, use_default=not checks)
     cache = runtime.cache_root()
     read = options.read_wheels(wheels, cache, out, max_unpacked=max_unpacked, refresh=refresh)
@@ -128,7 +135,10 @@ def minimize(
         options.check_runtime(read, runtime_choice)
     with OutputFolder(out):
         chosen = options.runtime_for(read, runtime_choice, cache, refresh=refresh) if models else None
-        header = options.job_header(read, models, checks, pass_list, keep, chosen, timeout)
+        header = {
+            **options.job_header(read, models, checks, pass_list, keep, chosen, timeout),
+            "holdout": holdout,
+        }
         journal = Journal(out / JOURNAL, header, resume=resume)
         _announce(progress, "unpacking")
         with Workspace(read, max_unpacked=max_unpacked) as workspace:
@@ -137,14 +147,16 @@ def minimize(
                 workspace, judges, timeout or 0.0, jobs or os.cpu_count() or 1, budget or Budget(), progress
             )
             search = Search(checker, tuple(keep))
+            held = _holdout(judges, holdout, checker)
             original = workspace.original()
             _reference(workspace, judges, checker, original, timeout)
             with journal:
                 checker.journal = journal
-                final, complete, reason = _search(original, pass_list, search)
+                final, complete, reason = _search(original, pass_list, search, held)
+                verifiers = [*judges, held.oracle] if held is not None and held.passed else judges
                 try:
                     paths, verified, cut = _write(
-                        workspace, final, judges, chosen, out, verify and complete, checker
+                        workspace, final, verifiers, chosen, out, verify and complete, checker
                     )
                 except VerificationError:
                     journal.discard()  # the search is over: nothing is left to resume
@@ -156,7 +168,7 @@ def minimize(
             result = _result(
                 workspace, original, final, paths, checker, started, complete, reason, verified, chosen
             )
-    return result
+    return replace(result, holdout=held.report()) if held is not None else result
 
 
 def _announce(progress: Callable[[Progress], None] | None, stage: str) -> None:
@@ -174,6 +186,12 @@ def _judges(
     extra_paths = [chosen.tree] if chosen is not None else []
     judges += [CommandOracle(c, extra_paths, workspace.scratch, cwd=Path.cwd()) for c in checks]
     return judges
+
+
+def _holdout(judges: Sequence[Oracle], per_model: int, checker: Checker) -> Holdout | None:
+    """The held-out check of the inference oracle's models; none without models or with 0 sets."""
+    inference = next((j for j in judges if isinstance(j, InferenceOracle)), None)
+    return Holdout(HeldOutOracle(inference, per_model), checker) if inference and per_model else None
 
 
 def _reference(
@@ -202,12 +220,14 @@ def _must_fail_empty(search: Search, original: State) -> None:
         raise OracleError("the oracle passes even with every package file removed: it tests nothing")
 
 
-def _search(original: State, passes: list[Pass], search: Search) -> tuple[State, bool, str]:
+def _search(
+    original: State, passes: list[Pass], search: Search, held: Holdout | None
+) -> tuple[State, bool, str]:
     """The budget counts from here, the empty check included; so does an interrupt's best-so-far."""
     search.checker.start_clock()
     try:
         _must_fail_empty(search, original)
-        return reduce_to_fixpoint(original, passes, search), True, ""
+        return reduce_with_holdout(original, passes, search, held), True, ""
     except BudgetExhausted as stop:
         return search.checker.best or original, False, str(stop)
     except KeyboardInterrupt:

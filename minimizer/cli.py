@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from minimizer import __version__, gate, markdown
 from minimizer.errors import InputError, OracleError, WheelDdminError, WheelDdminWarning
+from minimizer.holdout import DEFAULT_SETS
 from minimizer.passes import ALL, DEFAULT
 
 if TYPE_CHECKING:
@@ -127,6 +128,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SIZE",
         help="refuse wheels that unpack to more than SIZE, a decompression-bomb guard (default: %(default)s)",
     )
+    add(
+        "--holdout",
+        type=_count,
+        default=DEFAULT_SETS,
+        metavar="N",
+        help="input sets per model the search never sees, to check the result (default: %(default)s; 0: off)",
+    )
     add("--no-verify", action="store_true", help="skip the final pip install check")
     add(
         "--resume",
@@ -149,6 +157,13 @@ def _positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def _count(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be 0 or more")
     return value
 
 
@@ -279,6 +294,7 @@ def _run(args: argparse.Namespace) -> int:
             runtime_choice=args.runtime,
             verify=not args.no_verify,
             resume=args.resume,
+            holdout=args.holdout,
             max_unpacked=plan.max_unpacked,
             refresh=args.refresh,
             progress=bar.update,

@@ -9,7 +9,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from minimizer.summary import megabytes
+from minimizer.summary import holdout_line, megabytes
 
 _BAR_WIDTH = 640
 _ROW = 22
@@ -63,6 +63,8 @@ def summary(report: Mapping[str, Any], problems: Sequence[str], picture: str | N
         f"Oracle runs: {report['oracle_runs']}, wall time {report['wall_seconds']:.0f} s, "
         f"verified by pip install: {'yes' if report['verified'] else 'no'}.",
         "",
+        _sentence(holdout_line(report.get("holdout"))),
+        "",
     ]
     lines += ["## Verdict", ""]
     lines += [f"- {p}" for p in problems] if problems else ["No regression."]
@@ -71,6 +73,10 @@ def summary(report: Mapping[str, Any], problems: Sequence[str], picture: str | N
     if picture:
         lines += ["", "## What remains, by package", "", f"![size breakdown]({picture})"]
     return "\n".join(lines) + "\n"
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:] + "."
 
 
 def _mb(size: int) -> str:

@@ -231,6 +231,11 @@ def _runtime_name(given: Sequence[Wheel], choice: str | None) -> str | None:
         raise InputError(f"--runtime {choice}: not a wheel file name ({error})") from error
 
 
+def check_holdout(count: int) -> None:
+    if count < 0:
+        raise InputError(f"holdout wants a number of input sets, 0 or more, got {count}")
+
+
 def runtime_for(
     wheels: Sequence[Wheel], choice: str | None, cache: Path, *, refresh: bool = False
 ) -> runtime.Runtime:

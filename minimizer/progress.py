@@ -17,6 +17,8 @@ LABELS = {
     "unpacking": "unpacking",
     "reference": "reference run of the original",
     "empty check": "checking that the oracle tests something",
+    "held-out screening": "held-out inputs: runs of the original",
+    "held-out check": "held-out inputs: checking the result",
     "writing": "writing the wheels",
     "verifying": "verifying: pip install into a fresh venv",
 }

@@ -49,6 +49,7 @@ def as_dict(result: Result) -> dict[str, Any]:
             }
             for r in result.removed
         ],
+        "holdout": result.holdout.as_dict() if result.holdout is not None else None,
         "environment": dict(result.environment),
     }
 

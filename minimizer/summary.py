@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from minimizer.api import Result
@@ -16,6 +17,24 @@ def megabytes(size: int) -> str:
 def _change(before: int, after: int) -> str:
     saved = 100.0 * (before - after) / before if before else 0.0
     return f"{megabytes(before)} -> {megabytes(after)} (-{saved:.1f}%)"
+
+
+def holdout_line(held: Mapping[str, Any] | None) -> str:
+    """One sentence on the held-out check (the report's ``holdout``), for both summaries."""
+    if held is None:
+        return "held-out inputs: none (--holdout 0, or no model to feed)"
+    if not held["screening_runs"]:
+        return f"held-out inputs: {held['sets']} sets planned, not checked (the run stopped first)"
+    line = f"held-out inputs: {held['usable']} of {held['sets']} sets usable"
+    if held["dropped"]:
+        line += f" ({held['dropped']} dropped: the original fails or is nondeterministic on them)"
+    found = held["counterexamples"]
+    line += (
+        f", {found} counterexample{'' if found == 1 else 's'} fed back" if found else ", no counterexample"
+    )
+    if held["passed"]:
+        return f"{line}; the result matches the original on every usable set"
+    return f"{line}; NOT confirmed on every usable set (the run stopped first, or see the report)"
 
 
 def text_summary(result: Result, *, top: int = 5) -> str:
@@ -39,6 +58,7 @@ def text_summary(result: Result, *, top: int = 5) -> str:
     if edits:
         edited = ", ".join(f"{r.path} ({r.detail}, {megabytes(r.bytes_saved)})" for r in edits[:top])
         lines.append(f"edited: {edited}")
+    lines.append(holdout_line(result.holdout.as_dict() if result.holdout is not None else None))
     if not result.complete:
         lines.append(f"search stopped early ({result.stop_reason}): the best wheel so far was written")
     lines.append(

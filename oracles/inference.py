@@ -148,6 +148,16 @@ class InferenceOracle:
             tree, roots, timeout=timeout, trace=trace, python=python, models=models, keep_going=keep_going
         )
 
+    def add_inputs(self, model: int, spec: dict[str, Any], expected: list[Any]) -> None:
+        """From now on every check also feeds ``spec`` to ``model`` and wants ``expected`` back."""
+        if self._expected is None:
+            raise OracleError("add_inputs() before reference()")
+        self._models[model] = {
+            **self._models[model],
+            "input_sets": [*self._models[model]["input_sets"], spec],
+        }
+        self._expected[model] = [*self._expected[model], expected]
+
     def _probe(
         self,
         tree: Path | None,
