@@ -13,8 +13,8 @@ import hashlib
 import io
 import os
 import posixpath
+import secrets
 import stat
-import tempfile
 import zipfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -191,7 +191,7 @@ def write_wheel(dest: Path, wheel: Wheel, contents: Mapping[str, bytes | Path], 
     modes = {member.path: member.mode for member in wheel.members}
     final = dest / wheel.path.name
     with (
-        _atomic(final) as handle,
+        atomic_file(final) as handle,
         zipfile.ZipFile(handle, "w", zipfile.ZIP_DEFLATED, compresslevel=level) as out,
     ):
         rows = []
@@ -219,18 +219,32 @@ def _zipinfo(path: str, mode: int) -> zipfile.ZipInfo:
 
 
 @contextmanager
-def _atomic(final: Path) -> Iterator[io.BufferedWriter]:
-    """A temporary file beside ``final`` that replaces it on success and vanishes otherwise."""
+def atomic_file(final: Path) -> Iterator[io.BufferedWriter]:
+    """A temporary file beside ``final`` that replaces it on success and vanishes otherwise.
+
+    It gets the permissions of any file the user writes (0666 less the umask, like pip and wheel
+    give), not a temporary file's private 0600.
+    """
     if final.is_dir():
         raise InputError(f"cannot write {final}: a folder is in the way")
-    fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".part", dir=final.parent)
+    fd, tmp = _create_beside(final)
     try:
         with os.fdopen(fd, "wb") as handle:
             yield handle
         os.replace(tmp, final)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
+
+
+def _create_beside(final: Path) -> tuple[int, Path]:
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    while True:
+        tmp = final.with_name(f".{final.name}.{secrets.token_hex(6)}.part")
+        try:
+            return os.open(tmp, flags, 0o666), tmp  # the kernel applies the umask, race-free
+        except FileExistsError:
+            continue
 
 
 def tree_path(path: str) -> str | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import subprocess
 import sys
 import zipfile
@@ -365,3 +366,20 @@ def test_output_into_the_input_folder_is_refused(toy_wheel: Path, capsys: pytest
     assert cli.main([str(toy_wheel), "--check", CHECK, "-o", str(toy_wheel.parent)]) == 2
     assert "overwrite the input" in capsys.readouterr().err
     assert toy_wheel.read_bytes() == before
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX permissions")
+@pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o027, 0o640)])
+def test_outputs_get_the_permissions_the_umask_gives(
+    toy_wheel: Path, tmp_path: Path, umask: int, mode: int
+) -> None:
+    """Like pip and wheel: what the user gets is an ordinary file, not a private temporary one."""
+    out = tmp_path / "o"
+    argv = [str(toy_wheel), "--check", CHECK, "-o", str(out), "--quiet", "--no-verify"]
+    previous = os.umask(umask)
+    try:
+        assert cli.main([*argv, "--report", str(out / "r.json"), "--summary", str(out / "s.md")]) == 0
+    finally:
+        os.umask(previous)
+    for name in (toy_wheel.name, "r.json", "s.md", "s.svg"):
+        assert stat.S_IMODE((out / name).stat().st_mode) == mode, name
