@@ -18,6 +18,8 @@ from oracles import _inputs
 from oracles.inference import REFERENCE_TIMEOUT, InferenceOracle
 from oracles.protocol import Outcome, Verdict
 
+_PROBLEM_CHARS = 240
+
 
 @dataclass(frozen=True, slots=True)
 class HeldOutSet:
@@ -132,4 +134,6 @@ def _screened(held: HeldOutSet, first: Any, second: Any) -> HeldOutSet:
 
 
 def _unusable(held: HeldOutSet, problem: str) -> HeldOutSet:
-    return HeldOutSet(held.model, held.kind, held.seed, None, problem)
+    # A runtime's error reporter may repeat earlier sets' messages: one is enough for a report.
+    short = problem if len(problem) <= _PROBLEM_CHARS else problem[: _PROBLEM_CHARS - 3] + "..."
+    return HeldOutSet(held.model, held.kind, held.seed, None, short)

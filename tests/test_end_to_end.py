@@ -39,6 +39,15 @@ def test_files_pass_on_real_numpy(numpy_wheel: Path, tmp_path: Path) -> None:
     data = json.loads(report.read_text())
     assert data["verified"] is True and data["complete"] is True
     assert data["output"]["size_bytes"] <= 15_500_000 < data["input"]["size_bytes"]
+    held = data["holdout"]
+    assert held["sets"] == 18 and held["passed"] is True
+    # The embedding refuses ids outside [0, 16): its wide and extreme sets are dropped, not blamed.
+    assert [s.split(":")[0] for s in held["dropped_sets"]] == [
+        "embedding.tflite wide",
+        "embedding.tflite extremes",
+        "embedding.tflite wide",
+    ]
+    assert "gather index out of bounds" in held["dropped_sets"][0]
     result = out / numpy_wheel.name
     with zipfile.ZipFile(result) as archive:
         names = set(archive.namelist())
