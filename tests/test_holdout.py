@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from minimizer import Budget, Progress, cli, minimize
@@ -221,6 +221,8 @@ def test_resume_after_a_counterexample_repeats_no_run_and_gives_the_same_wheel(
 
 
 @given(st.lists(st.booleans(), max_size=40))
+@example([False] * 40)
+@example([True] + [False] * 39)
 def test_last_passing_finds_a_passing_index(passes: list[bool]) -> None:
     tested: list[int] = []
 
