@@ -131,10 +131,11 @@ def minimize(
     cache = runtime.cache_root()
     read = options.read_wheels(wheels, cache, out, max_unpacked=max_unpacked, refresh=refresh)
     options.check_keep(keep, read)
-    if models:
+    needed = options.needs_runtime(read, models)
+    if needed:
         options.check_runtime(read, runtime_choice)
     with OutputFolder(out):
-        chosen = options.runtime_for(read, runtime_choice, cache, refresh=refresh) if models else None
+        chosen = options.runtime_for(read, runtime_choice, cache, refresh=refresh) if needed else None
         header = {
             **options.job_header(read, models, checks, pass_list, keep, chosen, timeout),
             "holdout": holdout,
@@ -181,7 +182,7 @@ def _judges(
     models: Sequence[Model], checks: Sequence[str], chosen: runtime.Runtime | None, workspace: Workspace
 ) -> list[Oracle]:
     judges: list[Oracle] = []
-    if chosen is not None:
+    if chosen is not None and models:
         judges.append(InferenceOracle(models, chosen, workspace.scratch))
     extra_paths = [chosen.tree] if chosen is not None else []
     judges += [CommandOracle(c, extra_paths, workspace.scratch, cwd=Path.cwd()) for c in checks]

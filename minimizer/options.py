@@ -200,6 +200,11 @@ def check_keep(patterns: Sequence[str], wheels: Sequence[Wheel]) -> None:
             )
 
 
+def needs_runtime(wheels: Sequence[Wheel], models: Sequence[Model]) -> bool:
+    """Models run on it; a check sees it too whenever a numpy is there for it to import."""
+    return bool(models) or any(w.name == "numpy" for w in wheels)
+
+
 def check_runtime(wheels: Sequence[Wheel], choice: str | None) -> None:
     """Refuse what cannot import together, before a failing reference run blames the wheel for it."""
     given = [w for w in wheels if runtime.is_runtime(w.path.name)]
