@@ -23,7 +23,7 @@ from minimizer.search import Budget, Checker, PassStats, Progress, Search
 from minimizer.state import State
 from minimizer.wheelfile import DEFAULT_MAX_UNPACKED, unpacked_size
 from minimizer.workspace import Workspace
-from oracles import pip, runtime
+from oracles import pip, runtime, sidetree
 from oracles.command import CommandOracle
 from oracles.holdout import HeldOutOracle
 from oracles.inference import InferenceOracle, Model
@@ -34,6 +34,8 @@ MIN_TIMEOUT = 10.0
 TIMEOUT_FACTOR = 10.0
 VERIFY_TIMEOUT = 300.0
 INTERRUPTED = "interrupted"
+# What a check sees besides the candidate: the runtime, and the tree of the app's own packages.
+Beside = tuple[runtime.Runtime | None, sidetree.SideTree | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +80,7 @@ class Result:
     runtime: str
     environment: Mapping[str, str] = field(default_factory=dict)
     holdout: HoldoutReport | None = None  # None: turned off, or no models (a --check has no inputs)
+    app_packages: tuple[str, ...] = ()  # name==version of each --with package the checks saw
 
 
 def minimize(
@@ -86,6 +89,8 @@ def minimize(
     oracles: Sequence[str | Path] = (),
     inputs: Mapping[str, Sequence[str | Path]] | None = None,
     checks: Sequence[str] = (),
+    app_requirements: Sequence[str] = (),
+    app_requirements_files: Sequence[str | Path] = (),
     output_dir: str | Path = "wheel-ddmin-out",
     jobs: int | None = None,
     passes: Sequence[str] | None = None,
@@ -106,7 +111,9 @@ def minimize(
     cached, ``refresh=True`` asks the index again). ``oracles`` are ``.tflite`` models (none: the
     small model shipped with wheel-ddmin); ``inputs`` maps a model to ``.npz`` sample sets, each
     holding exactly one array per model input; ``checks`` are shell commands that must exit 0 and
-    print what they print with the original. Everything is checked before the first oracle run.
+    print what they print with the original; they see the runtime, and the app's own dependencies:
+    ``app_requirements`` (``"pillow"``) and ``app_requirements_files`` (requirements.txt), resolved by
+    pip to fit the candidate's numpy. Everything is checked before the first oracle run.
     Raises ``InputError`` for unusable input, ``OracleError`` when the original does not pass or
     the runtime cannot be installed, ``VerificationError`` when the result fails after a real
     ``pip install`` (nothing is written then). A budget or Ctrl-C (KeyboardInterrupt) ends the search
@@ -128,6 +135,7 @@ def minimize(
     pass_list = options.passes(passes)
     options.check_holdout(holdout)
     models = options.models(oracles, inputs or {}, use_default=not checks)
+    app = options.app_request(app_requirements, app_requirements_files)
     cache = runtime.cache_root()
     read = options.read_wheels(wheels, cache, out, max_unpacked=max_unpacked, refresh=refresh)
     options.check_keep(keep, read)
@@ -136,14 +144,15 @@ def minimize(
         options.check_runtime(read, runtime_choice)
     with OutputFolder(out):
         chosen = options.runtime_for(read, runtime_choice, cache, refresh=refresh) if needed else None
+        side = sidetree.provide(app, options.pins(read, chosen), cache) if app else None
         header = {
-            **options.job_header(read, models, checks, pass_list, keep, chosen, timeout),
+            **options.job_header(read, models, checks, pass_list, keep, chosen, timeout, app),
             "holdout": holdout,
         }
         journal = Journal(out / JOURNAL, header, resume=resume)
         _announce(progress, "unpacking")
         with Workspace(read, max_unpacked=max_unpacked) as workspace:
-            judges = _judges(models, checks, chosen, workspace)
+            judges = _judges(models, checks, (chosen, side), workspace)
             checker = Checker(
                 workspace, judges, timeout or 0.0, jobs or os.cpu_count() or 1, budget or Budget(), progress
             )
@@ -157,7 +166,7 @@ def minimize(
                 verifiers = [*judges, held.oracle] if held is not None and held.passed else judges
                 try:
                     paths, verified, cut = _write(
-                        workspace, final, verifiers, chosen, out, verify and complete, checker
+                        workspace, final, verifiers, (chosen, side), out, verify and complete, checker
                     )
                 except VerificationError:
                     journal.discard()  # the search is over: nothing is left to resume
@@ -169,6 +178,9 @@ def minimize(
             result = _result(
                 workspace, original, final, paths, checker, started, complete, reason, verified, chosen
             )
+    if side is not None:
+        environment = {**result.environment, "with": " ".join(side.packages)}
+        result = replace(result, app_packages=side.packages, environment=environment)
     return replace(result, holdout=held.report()) if held is not None else result
 
 
@@ -179,12 +191,14 @@ def _announce(progress: Callable[[Progress], None] | None, stage: str) -> None:
 
 
 def _judges(
-    models: Sequence[Model], checks: Sequence[str], chosen: runtime.Runtime | None, workspace: Workspace
+    models: Sequence[Model], checks: Sequence[str], beside: Beside, workspace: Workspace
 ) -> list[Oracle]:
+    """The inference oracle for the models; a command oracle per check, with the runtime and side tree."""
+    chosen, side = beside
     judges: list[Oracle] = []
     if chosen is not None and models:
         judges.append(InferenceOracle(models, chosen, workspace.scratch))
-    extra_paths = [chosen.tree] if chosen is not None else []
+    extra_paths = [p.tree for p in (chosen, side) if p is not None]
     judges += [CommandOracle(c, extra_paths, workspace.scratch, cwd=Path.cwd()) for c in checks]
     return judges
 
@@ -239,7 +253,7 @@ def _write(
     workspace: Workspace,
     final: State,
     judges: Sequence[Oracle],
-    chosen: runtime.Runtime | None,
+    beside: Beside,
     out: Path,
     verify: bool,
     checker: Checker,
@@ -256,7 +270,7 @@ def _write(
         if verify and not cut:
             try:
                 checker.begin("verifying")
-                _verify(staged, judges, chosen, workspace.scratch)
+                _verify(staged, judges, beside, workspace.scratch)
                 verified = True
             except KeyboardInterrupt:
                 cut = True
@@ -278,16 +292,19 @@ def _stage(workspace: Workspace, final: State, staging: Path, checker: Checker) 
         return workspace.write(final, staging), True
 
 
-def _verify(
-    wheels: Sequence[Path], judges: Sequence[Oracle], chosen: runtime.Runtime | None, scratch: Path
-) -> None:
-    """A real pip install into a fresh venv, then every oracle; any failure is the result's (exit 1)."""
+def _verify(wheels: Sequence[Path], judges: Sequence[Oracle], beside: Beside, scratch: Path) -> None:
+    """A real pip install into a fresh venv, then every oracle; any failure is the result's (exit 1).
+
+    The result, the runtime and the app's packages all go in with --no-deps: none replaces the numpy.
+    """
+    chosen, side = beside
     staged = {w.name for w in wheels}
     runtime_wheels = [chosen.wheel] if chosen is not None and chosen.wheel.name not in staged else []
     dependencies = list(chosen.dependency_wheels) if chosen is not None else []
+    side_wheels = list(side.wheels) if side is not None else []
     try:
         with fresh_venv(scratch) as python:
-            pip.install_venv(python, [*wheels, *runtime_wheels, *dependencies])
+            pip.install_venv(python, [*wheels, *runtime_wheels, *dependencies, *side_wheels])
             for judge in judges:
                 verdict = judge.check_installed(python, timeout=VERIFY_TIMEOUT)
                 if not verdict.passed:

@@ -74,6 +74,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="a shell command that must exit 0 and print the same as with the original (repeatable)",
     )
     add(
+        "--with",
+        dest="with_",
+        action="append",
+        default=[],
+        metavar="REQUIREMENT",
+        help="a package the checks' app needs besides numpy and the runtime, such as pillow (repeatable)",
+    )
+    add(
+        "--with-requirements",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="a requirements file of such packages (repeatable)",
+    )
+    add(
         "-o",
         "--output",
         default="wheel-ddmin-out",
@@ -285,6 +300,8 @@ def _run(args: argparse.Namespace) -> int:
             oracles=args.oracle,
             inputs=_inputs(args.inputs),
             checks=args.check,
+            app_requirements=args.with_,
+            app_requirements_files=args.with_requirements,
             output_dir=args.output,
             jobs=args.jobs,
             passes=args.passes,

@@ -26,9 +26,11 @@ from minimizer.outdir import LOCKNAME
 from minimizer.passes import ALL, DEFAULT, Pass, by_name
 from minimizer.search import Budget
 from minimizer.wheelfile import Wheel, file_sha256, read_wheel
-from oracles import runtime, tflite
+from oracles import runtime, sidetree, tflite
 from oracles.inference import DEFAULT_MODEL, Model
 from oracles.npz import Array, read_npz
+
+NO_APP = sidetree.Request()  # no --with packages
 
 # numpy's names for the dtypes an .npy descriptor spells as kind and size.
 _DTYPES = {
@@ -241,6 +243,22 @@ def check_holdout(count: int) -> None:
         raise InputError(f"holdout wants a number of input sets, 0 or more, got {count}")
 
 
+def pins(wheels: Sequence[Wheel], chosen: runtime.Runtime | None) -> dict[str, str]:
+    """The versions the app's dependencies must work with: the candidate's numpy and runtime."""
+    candidate = [w for w in wheels if w.name == "numpy" or runtime.is_runtime(w.path.name)]
+    found = {str(w.name): str(w.version) for w in candidate}
+    if chosen is not None:
+        found.setdefault(chosen.name, chosen.version)
+    return found
+
+
+def app_request(requirements: Sequence[str], files: Sequence[str | Path]) -> sidetree.Request:
+    """``--with`` and ``--with-requirements``, checked before anything is downloaded."""
+    request = sidetree.Request(tuple(requirements), tuple(map(Path, files)))
+    sidetree.validate(request)
+    return request
+
+
 def runtime_for(
     wheels: Sequence[Wheel], choice: str | None, cache: Path, *, refresh: bool = False
 ) -> runtime.Runtime:
@@ -291,6 +309,7 @@ def job_header(
     keep: Sequence[str],
     chosen: runtime.Runtime | None,
     timeout: float | None,
+    app: sidetree.Request = NO_APP,
 ) -> dict[str, Any]:
     """What a journal must match to be resumed: whatever could change a verdict, and the search settings."""
     from minimizer import __version__
@@ -303,6 +322,7 @@ def job_header(
         "samples": [[_samples_digest(s) for s in m.samples] for m in models],
         "runtime": chosen.wheel.name if chosen is not None else None,
         "checks": list(checks),
+        "with": [*app.requirements, *(file_sha256(f) for f in app.files)],
         "check folder": str(Path.cwd()) if checks else None,
         "timeout": timeout,
         "passes": [p.name for p in passes],

@@ -50,6 +50,8 @@ def text_summary(result: Result, *, top: int = 5) -> str:
         f"oracle runs {result.oracle_runs} ({passes or 'none'}), cache hits {result.cache_hits}, "
         f"wall time {result.wall_seconds:.1f} s, runtime {result.runtime}"
     )
+    if result.app_packages:
+        lines.append(f"checks ran with {', '.join(result.app_packages)}")
     files = [r for r in result.removed if not r.edited]
     edits = [r for r in result.removed if r.edited]
     if files:

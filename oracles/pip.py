@@ -44,6 +44,20 @@ def wheels_of(requirements: Sequence[str], dest: Path) -> None:
         raise OracleError(f"cannot download {', '.join(requirements)}: {result.last_error_line()}")
 
 
+def download_resolved(
+    requirements: Sequence[str], dest: Path, *, constraints: Path, options: Sequence[str] = ()
+) -> harness.Completed:
+    """Resolve ``requirements`` (``-r FILE`` allowed) under ``constraints``; download every wheel.
+
+    ``options`` select another interpreter's wheels (``--platform``, ``--python-version``, ...).
+    The caller reads the outcome: a failed resolution is the user's to fix, and pip says why.
+    """
+    dest.mkdir(parents=True, exist_ok=True)
+    args = ["download", "--only-binary=:all:", *options, "-c", str(constraints), "-d", str(dest)]
+    with tempfile.TemporaryDirectory(prefix=".pip-", dir=dest.parent) as tmp:
+        return _pip([*args, *requirements], tmp=Path(tmp))
+
+
 def install_target(wheels: Sequence[Path], target: Path, *, deps: Sequence[str] = ()) -> None:
     """Install wheels without their dependencies (plus the named ones, with theirs) into a folder."""
     result = harness.Completed(0, b"", b"", 0.0)
