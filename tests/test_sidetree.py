@@ -39,7 +39,7 @@ def _toydep(version: str) -> dict[str, str]:
 
 @pytest.fixture
 def index(tmp_path: Path) -> Path:
-    """A find-links folder: toydep 1.0 (numpy 1.x) and 2.0 (numpy 2), numpy 1.26.4 and 2.0.0, a runtime."""
+    """A find-links folder: toydep 1.0 (numpy 1.x) and 2.0 (numpy 2), two numpys, two runtimes, toyrt."""
     folder = tmp_path / "index"
     folder.mkdir()
     build_wheel(
@@ -49,6 +49,11 @@ def index(tmp_path: Path) -> Path:
     build_wheel(folder, NUMPY, name="numpy", version="1.26.4")
     build_wheel(folder, NUMPY, name="numpy", version="2.0.0")
     build_wheel(folder, RUNTIME, name="tflite_runtime", version="2.14.0")
+    build_wheel(folder, RUNTIME, name="tflite_runtime", version="2.15.0")
+    # A package built for one runtime release: the candidate's runtime decides which one fits.
+    for version, runtime in (("1.0", "<2.15"), ("2.0", ">=2.15")):
+        requires = f"Requires-Dist: tflite-runtime{runtime}\n"
+        build_wheel(folder, {"toyrt.py": ""}, name="toyrt", version=version, metadata=requires)
     return folder
 
 
@@ -137,11 +142,13 @@ def test_the_check_sees_runtime_and_side_tree_and_the_result_is_verified(
     numpy = build_wheel(tmp_path, NUMPY, name="numpy", version="1.26.4")
     runtime_wheel = local_index / "tflite_runtime-2.14.0-py3-none-any.whl"
     out, report = tmp_path / "out", tmp_path / "report.json"
-    argv = [str(numpy), "--runtime", str(runtime_wheel), "--with", "toydep", "--check", CHECK]
+    packages = ["--with", "toydep", "--with", "toyrt"]
+    argv = [str(numpy), "--runtime", str(runtime_wheel), *packages, "--check", CHECK]
     assert cli.main([*argv, "-o", str(out), "--report", str(report), "--jobs", "1", "--quiet"]) == 0
     data = json.loads(report.read_text())
     assert data["verified"] is True, "the side packages must reach the final venv too"
-    assert data["environment"]["with"] == "toydep==1.0"
+    # Resolved for the candidate's numpy 1.26.4 and for the runtime given (2.14.0).
+    assert data["environment"]["with"] == "toydep==1.0 toyrt==1.0"
     assert data["output"]["files"] == 2 + 3, "numpy/__init__.py and numpy/core.py, plus dist-info"
 
 
