@@ -10,7 +10,7 @@ import lief
 
 from minimizer.errors import ElfError
 
-__all__ = ["drop_needed", "is_elf", "needed", "strip"]
+__all__ = ["drop_needed", "is_elf", "needed", "parse", "strip", "text"]
 
 _MAGIC = b"\x7fELF"
 _ELF = lief.ELF
@@ -64,6 +64,16 @@ def _build(binary: lief.ELF.Binary) -> bytes:
         raise ElfError("LIEF could not rebuild the ELF file")
     _parse(out)  # what LIEF wrote must itself be a sound ELF
     return out
+
+
+def parse(data: bytes) -> lief.ELF.Binary:
+    """The LIEF view of ``data`` (for reading only); ElfError when a loader would refuse it."""
+    return _parse(data)
+
+
+def text(name: str | bytes) -> str:
+    """A symbol or section name as text, whatever its bytes."""
+    return _text(name)
 
 
 def is_elf(data: bytes) -> bool:
