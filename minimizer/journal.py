@@ -19,9 +19,14 @@ from typing import IO, Any
 
 from minimizer.errors import InputError, WheelDdminWarning
 from minimizer.state import State, content_digest
-from oracles.protocol import Coverage, Outcome, Verdict
+from oracles.protocol import Coverage, Outcome, Traps, Verdict
 
 FILENAME = ".wheel-ddmin-journal.jsonl"
+
+
+def trace_digest(state: State, traps: Traps) -> str:
+    """A traced run's key: the planted candidate and the traps (with the run's environment)."""
+    return hashlib.sha256(f"trace\0{state_digest(state)}\0{traps.digest()}".encode()).hexdigest()
 
 
 def state_digest(state: State) -> str:
@@ -46,9 +51,10 @@ class Journal:
     def __init__(self, path: Path, header: dict[str, Any], *, resume: bool) -> None:
         self.path = path
         self.known: dict[str, Verdict] = {}
+        self.notes: dict[str, Any] = {}  # facts an earlier run learned besides verdicts (CPU tables)
         self._lines: list[str] = []
         if resume and path.exists():
-            self.known, self._lines = _load(path, header)
+            self.known, self.notes, self._lines = _load(path, header)
         elif resume:
             _warn(f"--resume: no journal in {path.parent} to resume from: starting from the beginning")
         elif path.exists():
@@ -84,7 +90,7 @@ class Journal:
 
     def record(self, digest: str, verdict: Verdict) -> None:
         opened = sorted(verdict.opened) if verdict.opened is not None else None
-        line = {
+        line: dict[str, Any] = {
             "state": digest,
             "outcome": verdict.outcome.value,
             "reason": verdict.reason,
@@ -92,8 +98,15 @@ class Journal:
             "opened": opened,
             "coverage": verdict.coverage.to_json() if verdict.coverage is not None else None,
         }
+        if verdict.entered is not None:
+            line["entered"] = sorted(verdict.entered)
         with self._lock:
             self._write(line)
+
+    def note(self, key: str, value: Any) -> None:
+        """Record a fact learned by a run that is not a verdict, so a resumed run need not repeat it."""
+        with self._lock:
+            self._write({"note": key, "value": value})
 
     def discard(self) -> None:
         """The run finished: nothing is left to resume."""
@@ -110,9 +123,10 @@ def _warn(message: str) -> None:
     warnings.warn(message, WheelDdminWarning, stacklevel=3)
 
 
-def _load(path: Path, header: dict[str, Any]) -> tuple[dict[str, Verdict], list[str]]:
-    """The verdicts of an interrupted run of this job, and their lines as written."""
+def _load(path: Path, header: dict[str, Any]) -> tuple[dict[str, Verdict], dict[str, Any], list[str]]:
+    """The verdicts and notes of an interrupted run of this job, and their lines as written."""
     known: dict[str, Verdict] = {}
+    notes: dict[str, Any] = {}
     lines: list[str] = []
     with open(path, encoding="utf-8") as handle:
         texts = handle.read().splitlines()
@@ -128,15 +142,23 @@ def _load(path: Path, header: dict[str, Any]) -> tuple[dict[str, Verdict], list[
     for text in texts[1:]:
         try:
             line = json.loads(text)
+            if "note" in line:
+                notes[str(line["note"])] = line["value"]
+                lines.append(text)
+                continue
             opened = frozenset(line["opened"]) if line["opened"] is not None else None
             traced = line.get("coverage")
             coverage = Coverage.from_json(traced) if traced is not None else None
-            verdict = Verdict(Outcome(line["outcome"]), line["reason"], line["seconds"], opened, coverage)
+            entered = line.get("entered")
+            traps = frozenset((path, offset) for path, offset in entered) if entered is not None else None
+            verdict = Verdict(
+                Outcome(line["outcome"]), line["reason"], line["seconds"], opened, coverage, entered=traps
+            )
         except (ValueError, KeyError, TypeError):
             break  # a line cut short by the interruption: everything before it stands
         known[line["state"]] = verdict
         lines.append(text)
-    return known, lines
+    return known, notes, lines
 
 
 def _differences(old: object, new: dict[str, Any]) -> str:

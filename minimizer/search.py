@@ -11,18 +11,29 @@ import fnmatch
 import hashlib
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from minimizer.ddmin import FirstPassing
 from minimizer.errors import BudgetExhausted, OracleError
-from minimizer.journal import Journal, state_digest
+from minimizer.journal import Journal, state_digest, trace_digest
 from minimizer.state import Key, State
 from minimizer.wheelfile import is_license
 from minimizer.workspace import Workspace
-from oracles.protocol import Coverage, Oracle, Outcome, Verdict, union_coverage, union_opened
+from oracles.code_trace import env_key
+from oracles.cpu import NumpyCpu, numpy_cpu
+from oracles.protocol import (
+    CodeTracing,
+    Coverage,
+    Oracle,
+    Outcome,
+    Traps,
+    Verdict,
+    union_coverage,
+    union_opened,
+)
 
 T = TypeVar("T")
 _UNRESOLVED_LIMIT = 3  # in a row: beyond that the harness is broken, not the candidates
@@ -88,6 +99,10 @@ class Checker:
     _started: float | None = None
     _claimed: int = 0  # runs begun, counted before they run so that parallel runs respect the budget
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _traces: dict[str, Verdict] = field(default_factory=dict)
+    _notes: dict[str, Any] = field(default_factory=dict)
+    _env_references: dict[str, str] = field(default_factory=dict)  # env_key -> why not ("": done)
+    original: State | None = None
     _unresolved_in_a_row: int = 0
 
     @property
@@ -108,6 +123,8 @@ class Checker:
 
     def accept(self, state: State, verdict: Verdict) -> None:
         """Seed the cache with a state known to pass (the original, after the reference run)."""
+        if self.original is None:
+            self.original = state
         self._cache[(self.tag, state)] = verdict
         self._consider_best(state)
 
@@ -153,6 +170,99 @@ class Checker:
             self._consider_best(state)
         self._report(verdict.outcome)
         return verdict
+
+    def trace(self, state: State, traps: Traps) -> Verdict:
+        """A run of every oracle on ``state`` (entry traps planted) under the code tracer.
+
+        Counted, budgeted, cached and journaled like any oracle run, but never a candidate result.
+        A passing verdict's ``entered`` is the union over the oracles; UNRESOLVED when one of them
+        cannot trace or the tracer could not run (nothing is known then).
+        """
+        digest = _tagged(self.tag, trace_digest(state, traps))
+        cached = self._cache.get((self.tag, state)) if _as_oracle(traps) else None
+        known = cached if cached is not None and cached.passed else self._traces.get(digest)
+        if known is None and self.journal is not None and digest in self.journal.known:
+            known = self._traces[digest] = self.journal.known[digest]
+            self.resumed += 1
+            self._watched(state, traps, known)
+        if known is not None:
+            return known
+        if not all(isinstance(oracle, CodeTracing) for oracle in self.oracles):
+            return Verdict(Outcome.UNRESOLVED, "an oracle cannot trace")
+        self._claim()
+        verdict = self._run_traced(state, traps)
+        self._traces[digest] = verdict
+        if self.journal is not None:
+            self.journal.record(digest, verdict)
+        with self._lock:
+            self.runs += 1
+            self.stats().runs += 1
+        self._watched(state, traps, verdict)
+        self._report(verdict.outcome)
+        return verdict
+
+    def _watched(self, state: State, traps: Traps, verdict: Verdict) -> None:
+        """Without planted traps the run was one of the candidate itself: a passing one counts as such."""
+        if _as_oracle(traps) and verdict.passed:
+            self._cache[(self.tag, state)] = verdict
+            self._consider_best(state)
+
+    def numpy_cpu(self, state: State) -> NumpyCpu | None:
+        """numpy's CPU tables as ``state``'s numpy sees them: one cheap run, counted and journaled."""
+        key = f"numpy-cpu:{state_digest(state)}"
+        if key not in self._notes:
+            if self.journal is not None and key in self.journal.notes:
+                self._notes[key] = self.journal.notes[key]
+                self.resumed += 1
+            else:
+                self._claim()
+                with self.workspace.materialize(state) as tree:
+                    found = numpy_cpu([tree], timeout=self.timeout)
+                self._notes[key] = found.as_dict() if found is not None else None
+                if self.journal is not None:
+                    self.journal.note(key, self._notes[key])
+                with self._lock:
+                    self.runs += 1
+                    self.stats().runs += 1
+        value = self._notes[key]
+        return NumpyCpu.from_dict(value) if value is not None else None
+
+    def _references(self, env: Mapping[str, str | None]) -> str:
+        """Make every oracle record the original's results under ``env``; the reason if it cannot.
+
+        Like the first reference run, these runs of the original are not counted as oracle runs.
+        """
+        key = f"{self.tag}\0{env_key(env)}"  # new inputs (held-out sets fed back) need a new reference
+        if key not in self._env_references:
+            if self.original is None:
+                return "no original to run"
+            try:
+                with self.workspace.materialize(self.original) as tree:
+                    for oracle in self.oracles:
+                        assert isinstance(oracle, CodeTracing)
+                        oracle.reference_env(tree, env)
+            except OracleError as error:
+                self._env_references[key] = str(error)
+            else:
+                self._env_references[key] = ""
+        return self._env_references[key]
+
+    def _run_traced(self, state: State, traps: Traps) -> Verdict:
+        if traps.env and (problem := self._references(traps.env)):
+            return Verdict(Outcome.UNRESOLVED, problem)
+        passed: list[Verdict] = []
+        with self.workspace.materialize(state) as tree:
+            for oracle in self.oracles:
+                assert isinstance(oracle, CodeTracing)
+                verdict = oracle.trace(tree, traps, timeout=self.timeout)
+                seconds = sum(v.seconds for v in passed) + verdict.seconds
+                if not verdict.passed or verdict.entered is None:
+                    reason = f"{oracle.name}: {verdict.reason}"
+                    return Verdict(verdict.outcome, reason, seconds, entered=verdict.entered)
+                passed.append(verdict)
+        entered = frozenset().union(*(v.entered or () for v in passed))
+        seconds = sum(v.seconds for v in passed)
+        return Verdict(Outcome.PASS, "", seconds, union_opened(passed), union_coverage(passed), entered)
 
     def first_passing(self, states: Sequence[State]) -> int | None:
         """Index of the first passing state, testing up to ``jobs`` at once, in order."""
@@ -235,8 +345,16 @@ class Checker:
 
 def journal_key(tag: str, state: State) -> str:
     """The journal's key of a verdict: the state's digest, and the inputs it was judged with."""
-    digest = state_digest(state)
+    return _tagged(tag, state_digest(state))
+
+
+def _tagged(tag: str, digest: str) -> str:
     return digest if not tag else hashlib.sha256(f"{tag}\0{digest}".encode()).hexdigest()
+
+
+def _as_oracle(traps: Traps) -> bool:
+    """A traced run is the oracle's own run of the candidate when it plants nothing and adds no env."""
+    return not traps.planted and not traps.env
 
 
 @dataclass(slots=True)
@@ -264,6 +382,12 @@ class Search:
         if index is not None:
             self.trail.append(states[index])
         return index
+
+    def trace(self, state: State, traps: Traps) -> Verdict:
+        return self.checker.trace(state, traps)
+
+    def numpy_cpu(self, state: State) -> NumpyCpu | None:
+        return self.checker.numpy_cpu(state)
 
     def adapter(self, build: Callable[[tuple[T, ...]], State]) -> FirstPassing[T]:
         """Turn a pass's ``items -> State`` into the ddmin core's ``first_passing``."""

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from minimizer.errors import OracleError
 from oracles import harness
 from oracles._trace import relative, relative_coverage
-from oracles.protocol import Coverage, Outcome, Verdict
+from oracles.code_trace import TracedRun, env_key, traced_run
+from oracles.protocol import Coverage, Outcome, Traps, Verdict
 
 REFERENCE_TIMEOUT = 300.0
 BOOT = Path(__file__).with_name("_check_boot.py")
@@ -34,6 +36,7 @@ class CommandOracle:
         self._runtime_paths = [str(p) for p in runtime_paths]
         self._cwd = cwd
         self._expected: bytes | None = None
+        self._variants: dict[str, bytes] = {}  # what it printed under an added environment, by env_key
         self._scratch = scratch
         self._python = _isolated_python(scratch)
 
@@ -43,9 +46,12 @@ class CommandOracle:
         timeout: float,
         python: str | None = None,
         trace: tuple[Path, Path] | None = None,
+        run: TracedRun | None = None,
+        env: Mapping[str, str | None] | None = None,
     ) -> harness.Completed:
         python = python or str(self._python)
         extra = {
+            **(env or {}),
             "PYTHONPATH": os.pathsep.join(paths),
             "WHEEL_DDMIN_PYTHON": python,
             # This python first on PATH, so a plain `python` in the command is that one.
@@ -53,10 +59,13 @@ class CommandOracle:
         }
         if trace is not None:
             extra["WHEEL_DDMIN_TRACE_ROOT"], extra["WHEEL_DDMIN_TRACE_DIR"] = map(str, trace)
-        env = harness.python_env(extra)
-        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        environ = harness.python_env(extra)
+        environ.pop("PYTHONDONTWRITEBYTECODE", None)
         shell = ["cmd", "/c"] if sys.platform == "win32" else ["/bin/sh", "-c"]
-        return harness.run([*shell, self.command], timeout=timeout, env=env, cwd=self._cwd)
+        argv = [*shell, self.command]
+        if run is not None:
+            argv, environ = run.argv(argv), run.env(environ)
+        return harness.run(argv, timeout=timeout, env=environ, cwd=self._cwd)
 
     def reference(self, tree: Path) -> Verdict:
         """Run the check twice on the original: it must pass, and print the same both times."""
@@ -81,8 +90,31 @@ class CommandOracle:
             return verdict
         return Verdict(verdict.outcome, verdict.reason, verdict.seconds, opened, coverage)
 
+    def reference_env(self, tree: Path, env: Mapping[str, str | None]) -> None:
+        """Record what the check prints on the original with ``env`` added, for ``trace``."""
+        runs = [self._traced(tree, REFERENCE_TIMEOUT, env=env)[0] for _ in range(2)]
+        if runs[0].returncode != 0 or runs[0].stdout != runs[1].stdout:
+            raise OracleError(f"check {self.command!r} fails or varies on the original with {dict(env)}")
+        self._variants[env_key(env)] = runs[0].stdout
+
+    def trace(self, tree: Path, traps: Traps, *, timeout: float) -> Verdict:
+        """``check`` under the code tracer: the verdict also says which entry traps were hit."""
+        expected = self._variants.get(env_key(traps.env)) if traps.env else self._expected
+        if expected is None:
+            return Verdict(Outcome.UNRESOLVED, "no reference run in this environment")
+        with traced_run(tree, traps, self._scratch) as run:
+            done, (opened, coverage) = self._traced(tree, timeout, run=run)
+            judged = self._judge(done, expected)
+            if judged.passed:
+                judged = dataclasses.replace(judged, opened=opened, coverage=coverage)
+            return run.verdict(judged)
+
     def _traced(
-        self, tree: Path, timeout: float
+        self,
+        tree: Path,
+        timeout: float,
+        run: TracedRun | None = None,
+        env: Mapping[str, str | None] | None = None,
     ) -> tuple[harness.Completed, tuple[frozenset[str], Coverage | None]]:
         """One run against the candidate tree, and what it used there.
 
@@ -90,7 +122,8 @@ class CommandOracle:
         script does not play): then nothing is known of what ran, not that nothing ran.
         """
         with tempfile.TemporaryDirectory(prefix="trace-", dir=self._scratch) as folder:
-            done = self._run([str(tree), *self._runtime_paths], timeout, trace=(tree, Path(folder)))
+            paths = [str(tree), *self._runtime_paths]
+            done = self._run(paths, timeout, trace=(tree, Path(folder)), run=run, env=env)
             collected = [_load(f) for f in sorted(Path(folder).glob("*.json"))]
         opened = relative((p for data in collected for p in data.get("opened", [])), tree)
         known = collected and all(data.get("ran") is not None for data in collected)
@@ -100,12 +133,12 @@ class CommandOracle:
     def check_installed(self, venv_python: Path, *, timeout: float) -> Verdict:
         return self._judge(self._run([], timeout, python=str(venv_python)))
 
-    def _judge(self, done: harness.Completed) -> Verdict:
+    def _judge(self, done: harness.Completed, expected: bytes | None = None) -> Verdict:
         if done.timed_out:
             return Verdict(Outcome.FAIL, f"timed out after {done.seconds:.1f} s", done.seconds)
         if done.returncode != 0:
             return Verdict(Outcome.FAIL, f"exit code {done.returncode}", done.seconds)
-        if done.stdout != self._expected:
+        if done.stdout != (self._expected if expected is None else expected):
             return Verdict(Outcome.FAIL, "output differs from the original", done.seconds)
         return Verdict(Outcome.PASS, "", done.seconds)
 

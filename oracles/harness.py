@@ -73,13 +73,32 @@ def _kill_group(process: subprocess.Popen[bytes]) -> None:
         os.killpg(process.pid, signal.SIGKILL)
 
 
-def python_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The host environment minus what would let a candidate see another numpy or write bytecode."""
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def python_env(extra: Mapping[str, str | None] | None = None) -> dict[str, str]:
+    """The host environment minus what would let a candidate see another numpy or write bytecode.
+
+    ``extra`` adds variables; a None value removes one.
+    """
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))}
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     env["PYTHONHASHSEED"] = "0"
     # One BLAS/OpenMP thread per run: runs already go in parallel, and threads would oversubscribe.
-    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    for name in THREAD_VARIABLES:
         env.setdefault(name, "1")
-    env.update(extra or {})
+    for name, value in (extra or {}).items():
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = value
     return env
+
+
+def host_threads() -> dict[str, str | None]:
+    """The thread settings the host really has (None: unset), which ``python_env`` overrides.
+
+    Libraries take other paths with their default thread counts (OpenBLAS starts its threads at
+    load): a run that must see what a program does outside the oracle restores these.
+    """
+    return {name: os.environ.get(name) for name in THREAD_VARIABLES}

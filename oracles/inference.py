@@ -15,8 +15,9 @@ from typing import Any
 from minimizer.errors import InputError, OracleError
 from oracles import _inputs, harness
 from oracles._trace import relative, relative_coverage
+from oracles.code_trace import TracedRun, env_key, traced_run
 from oracles.npz import Array
-from oracles.protocol import Coverage, Outcome, Verdict
+from oracles.protocol import Coverage, Outcome, Traps, Verdict
 from oracles.runtime import Runtime
 
 PROBE = Path(__file__).with_name("_probe.py")
@@ -63,6 +64,7 @@ class InferenceOracle:
         self._counter = itertools.count()
         self._models = [self._model_spec(i, m) for i, m in enumerate(models)]
         self._expected: list[Any] | None = None
+        self._variants: dict[str, list[Any]] = {}  # outputs under an added environment, by env_key
 
     @property
     def model_paths(self) -> list[Path]:
@@ -103,13 +105,46 @@ class InferenceOracle:
     def check(self, tree: Path, *, timeout: float) -> Verdict:
         if self._expected is None:
             raise OracleError("check() before reference()")
-        result = self._probe(tree, [tree], timeout=timeout, trace=True)
+        return self._judge(self._probe(tree, [tree], timeout=timeout, trace=True), tree, self._expected)
+
+    def reference_env(self, tree: Path, env: Mapping[str, str | None]) -> None:
+        """Record the original's outputs with ``env`` added to its environment, for ``trace``."""
+        runs = [self._probe(tree, [], timeout=REFERENCE_TIMEOUT, trace=False, env=env) for _ in range(2)]
+        if not runs[0].get("ok") or runs[1].get("outputs") != runs[0]["outputs"]:
+            raise OracleError(f"the original wheel fails or varies with {dict(env)}")
+        self._variants[env_key(env)] = runs[0]["outputs"]
+
+    def trace(self, tree: Path, traps: Traps, *, timeout: float) -> Verdict:
+        """``check`` under the code tracer: the verdict also says which entry traps were hit.
+
+        With traps planted, each model also runs on sets at the edges (zeros, extremes, inf and
+        NaN, the dtype's whole range) after its own, outputs and errors ignored: code only such
+        values reach is seen to run. Only the usual sets are compared.
+        """
+        expected = self._variants.get(env_key(traps.env)) if traps.env else self._expected
+        if expected is None:
+            return Verdict(Outcome.UNRESOLVED, "no reference run in this environment")
+        with traced_run(tree, traps, self._scratch) as run:
+            if traps.planted:
+                models = [
+                    {**m, "input_sets": [*m["input_sets"], *_edge_sets(i, m)]}
+                    for i, m in enumerate(self._models)
+                ]
+                found = self._probe(
+                    tree, [tree], timeout=timeout, trace=True, run=run, models=models, keep_going=True
+                )
+                result = _usual_sets(found, self._models)
+            else:
+                result = self._probe(tree, [tree], timeout=timeout, trace=True, run=run)
+            return run.verdict(self._judge(result, tree, expected))
+
+    def _judge(self, result: dict[str, Any], tree: Path, expected: list[Any]) -> Verdict:
         seconds = float(result.get("seconds", 0.0))
         if result.get("unresolved"):
             return Verdict(Outcome.UNRESOLVED, result["error"], seconds)
         if not result.get("ok"):
             return Verdict(Outcome.FAIL, result.get("error", "failed"), seconds)
-        if result["outputs"] != self._expected:
+        if result["outputs"] != expected:
             return Verdict(Outcome.FAIL, "outputs differ from the original", seconds)
         return _passed(result, tree)
 
@@ -168,6 +203,8 @@ class InferenceOracle:
         python: str | None = None,
         models: list[dict[str, Any]] | None = None,
         keep_going: bool = False,
+        run: TracedRun | None = None,
+        env: Mapping[str, str | None] | None = None,
     ) -> dict[str, Any]:
         folder = Path(tempfile.mkdtemp(prefix=f"probe{next(self._counter)}-", dir=self._scratch))
         try:
@@ -184,7 +221,10 @@ class InferenceOracle:
             # A venv's own python keeps its site-packages (that is what was installed there).
             flags = ["-I", "-S"] if python is None else ["-I"]
             argv = [python or self.python, *flags, str(PROBE), str(folder / "spec.json")]
-            done = harness.run(argv, timeout=timeout, env=harness.python_env(), cwd=folder)
+            environ = harness.python_env(env)
+            if run is not None:
+                argv, environ = run.argv(argv), run.env(environ)
+            done = harness.run(argv, timeout=timeout, env=environ, cwd=folder)
             return _result(done, folder / "result.json")
         finally:
             shutil.rmtree(folder, ignore_errors=True)
@@ -194,6 +234,24 @@ def _passed(result: dict[str, Any], tree: Path, reason: str = "") -> Verdict:
     coverage = Coverage(*relative_coverage([result], tree)) if "ran" in result else None
     opened = relative(result.get("opened", []), tree)
     return Verdict(Outcome.PASS, reason, float(result["seconds"]), opened, coverage)
+
+
+def _edge_sets(model: int, spec: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Sets at the edges for a traced run, with seeds in the search's range (never held-out ones)."""
+    first = len(spec["input_sets"])
+    kinds = [*_inputs.BOUNDARY, _inputs.WIDE]
+    return [_inputs.descriptor(kind, 1000 * model + 100 * (first + n)) for n, kind in enumerate(kinds)]
+
+
+def _usual_sets(result: dict[str, Any], models: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """A keep-going result cut to each model's usual sets: ok only if every one of those ran."""
+    if not result.get("ok"):
+        return result
+    outputs = [found[: len(m["input_sets"])] for found, m in zip(result["outputs"], models, strict=True)]
+    failed = [o["error"] for sets in outputs for o in sets if isinstance(o, dict) and "error" in o]
+    if failed:
+        return {**result, "ok": False, "error": failed[0]}
+    return {**result, "outputs": outputs}
 
 
 def _result(done: harness.Completed, path: Path) -> dict[str, Any]:

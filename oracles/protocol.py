@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import enum
 import functools
+import hashlib
 import operator
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 
 class Outcome(enum.Enum):
@@ -54,7 +55,9 @@ class Verdict:
 
     ``opened`` lists the tree-relative POSIX paths the run read (imports, shared libraries, data),
     when the oracle traces; passes use it to propose what else can go. ``coverage`` says which
-    Python code ran and which module names were read, when the oracle traces that too.
+    Python code ran and which module names were read, when the oracle traces that too. ``entered``
+    lists the entry traps a traced run hit, as (tree-relative path, file offset), after
+    ``CodeTracing.trace``.
     """
 
     outcome: Outcome
@@ -62,6 +65,7 @@ class Verdict:
     seconds: float = 0.0
     opened: frozenset[str] | None = field(default=None, compare=False)
     coverage: Coverage | None = field(default=None, compare=False)
+    entered: frozenset[tuple[str, int]] | None = field(default=None, compare=False)
 
     @property
     def passed(self) -> bool:
@@ -98,4 +102,47 @@ class Oracle(Protocol):
 
     def check_installed(self, venv_python: Path, *, timeout: float) -> Verdict:
         """The final check, against what ``pip install`` put into a fresh venv."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Traps:
+    """Entry traps planted in a candidate, for a traced run.
+
+    ``sites`` maps a tree-relative path to {file offset: the original bytes a trap replaced}; a
+    path with no sites is watched: a trap it holds that the run hits is reported, not lifted.
+    ``env`` adds to the run's environment (numpy's CPU dispatch disabled, say); None unsets.
+    """
+
+    sites: Mapping[str, Mapping[int, bytes]]
+    env: Mapping[str, str | None] = field(default_factory=dict)
+
+    @property
+    def planted(self) -> bool:
+        """False when no trap is planted: the files are only watched for traps of their own."""
+        return any(self.sites.values())
+
+    def digest(self) -> str:
+        digest = hashlib.sha256()
+        for path in sorted(self.sites):
+            digest.update(f"{path}\0".encode())
+            for offset, original in sorted(self.sites[path].items()):
+                digest.update(f"{offset}:{original.hex()},".encode())
+        for name, value in sorted(self.env.items()):
+            digest.update(
+                f"env\0{name}={value}\0".encode() if value is not None else f"unset\0{name}\0".encode()
+            )
+        return digest.hexdigest()
+
+
+@runtime_checkable
+class CodeTracing(Protocol):
+    """An oracle that can run a candidate with entry traps planted, under a tracer."""
+
+    def reference_env(self, tree: Path, env: Mapping[str, str | None]) -> None:
+        """Record the original's results with ``env`` added; raise OracleError if it fails."""
+        ...
+
+    def trace(self, tree: Path, traps: Traps, *, timeout: float) -> Verdict:
+        """Judge the candidate like ``check``; a passing verdict says which traps it hit."""
         ...
