@@ -18,7 +18,8 @@ from minimizer.holdout import DEFAULT_SETS, Holdout, HoldoutReport, reduce_with_
 from minimizer.journal import FILENAME as JOURNAL
 from minimizer.journal import Journal
 from minimizer.outdir import OutputFolder
-from minimizer.passes import Pass
+from minimizer.passes import MachineCodePass, Pass
+from minimizer.passes.machine_code import ObjectReport
 from minimizer.search import Budget, Checker, PassStats, Progress, Search
 from minimizer.state import State
 from minimizer.wheelfile import DEFAULT_MAX_UNPACKED, unpacked_size
@@ -64,6 +65,14 @@ class Removed:
 
 
 @dataclass(frozen=True, slots=True)
+class MachineCode:
+    """What the machine pass did: each shared object, and the CPU features its traces ran with."""
+
+    objects: tuple[ObjectReport, ...] = ()
+    cpu: Mapping[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
 class Result:
     """What ``minimize`` did: outputs, sizes, what went, what it cost."""
 
@@ -81,6 +90,7 @@ class Result:
     environment: Mapping[str, str] = field(default_factory=dict)
     holdout: HoldoutReport | None = None  # None: turned off, or no models (a --check has no inputs)
     app_packages: tuple[str, ...] = ()  # name==version of each --with package the checks saw
+    machine_code: MachineCode = field(default_factory=MachineCode)
 
 
 def minimize(
@@ -103,6 +113,7 @@ def minimize(
     holdout: int = DEFAULT_SETS,
     max_unpacked: int = DEFAULT_MAX_UNPACKED,
     refresh: bool = False,
+    cpu: str = "portable",
     progress: Callable[[Progress], None] | None = None,
 ) -> Result:
     """Shrink ``wheels`` to the smallest wheels whose inference stays bit-identical.
@@ -127,12 +138,15 @@ def minimize(
     ``holdout`` input sets per model that the search never sees check its result afterwards (0:
     none); a set the result fails joins the oracle's inputs and the search goes on, so the written
     wheel passes every set the original runs deterministically.
+    ``cpu="portable"`` (the default) keeps the machine code other CPUs of this architecture run for
+    the same models and checks (every ISA variant of a kept kernel, numpy down to its baseline);
+    ``cpu="native"`` keeps only what this CPU runs.
     """
     started = time.monotonic()
     _announce(progress, "reading")
     options.check_settings(jobs=jobs, timeout=timeout, budget=budget, max_unpacked=max_unpacked)
     out = options.output_dir(Path(output_dir))
-    pass_list = options.passes(passes)
+    pass_list = options.passes(passes, cpu=cpu)
     options.check_holdout(holdout)
     models = options.models(oracles, inputs or {}, use_default=not checks)
     app = options.app_request(app_requirements, app_requirements_files)
@@ -148,6 +162,7 @@ def minimize(
         header = {
             **options.job_header(read, models, checks, pass_list, keep, chosen, timeout, app),
             "holdout": holdout,
+            "cpu": cpu,
         }
         journal = Journal(out / JOURNAL, header, resume=resume)
         _announce(progress, "unpacking")
@@ -181,6 +196,7 @@ def minimize(
     if side is not None:
         environment = {**result.environment, "with": " ".join(side.packages)}
         result = replace(result, app_packages=side.packages, environment=environment)
+    result = replace(result, machine_code=_machine_code(pass_list))
     return replace(result, holdout=held.report()) if held is not None else result
 
 
@@ -378,11 +394,19 @@ def _removed(workspace: Workspace, original: State, final: State) -> tuple[Remov
     return tuple(sorted(gone, key=lambda r: (-r.bytes_saved, r.path)))
 
 
+def _machine_code(passes: Sequence[Pass]) -> MachineCode:
+    for reduction in passes:
+        if isinstance(reduction, MachineCodePass):
+            objects = tuple(sorted(reduction.objects.values(), key=lambda o: -o.bytes_saved))
+            return MachineCode(objects, dict(reduction.trace_cpu))
+    return MachineCode()
+
+
 def _edit_detail(before: bytes, after: bytes, path: str) -> str:
     if path.endswith(".py"):
         deleted = len(before.splitlines()) - len(after.splitlines())
         return f"{deleted} line{'' if deleted == 1 else 's'} deleted"
-    return "shared object rewritten (dependencies dropped or stripped)"
+    return "shared object rewritten (unused functions trapped, dependencies dropped or stripped)"
 
 
 def _environment(workspace: Workspace, chosen: runtime.Runtime | None) -> dict[str, str]:

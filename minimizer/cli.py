@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from minimizer import __version__, gate, markdown
 from minimizer.errors import InputError, OracleError, WheelDdminError, WheelDdminWarning
 from minimizer.holdout import DEFAULT_SETS
-from minimizer.passes import ALL, DEFAULT
+from minimizer.passes import ALL, CPU_MODES, DEFAULT
 
 if TYPE_CHECKING:
     from minimizer.api import Result
@@ -149,6 +149,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_SETS,
         metavar="N",
         help="input sets per model the search never sees, to check the result (default: %(default)s; 0: off)",
+    )
+    add(
+        "--cpu",
+        choices=CPU_MODES,
+        default="portable",
+        help="portable (default): keep the machine code other CPUs of this architecture run for the "
+        "same models (all ISA variants of kept kernels, numpy down to its baseline); native: only what "
+        "this CPU runs",
     )
     add("--no-verify", action="store_true", help="skip the final pip install check")
     add(
@@ -314,6 +322,7 @@ def _run(args: argparse.Namespace) -> int:
             holdout=args.holdout,
             max_unpacked=plan.max_unpacked,
             refresh=args.refresh,
+            cpu=args.cpu,
             progress=bar.update,
         )
     try:

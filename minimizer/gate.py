@@ -12,6 +12,9 @@ from typing import Any
 
 from minimizer.errors import InputError, WheelDdminWarning
 
+# Report versions whose wheels and removals read alike (2 only added "machine_code").
+COMPARABLE_VERSIONS = (1, 2)
+
 _UNITS = {
     "": 1, "b": 1,
     "kb": 10**3, "mb": 10**6, "gb": 10**9,
@@ -57,9 +60,10 @@ def _baseline_problem(data: object) -> str:
 
     if not isinstance(data, dict):
         return f"it holds {json.dumps(data)[:40]}, not a report object"
-    if data.get("schema_version") != SCHEMA_VERSION:
+    if data.get("schema_version") not in COMPARABLE_VERSIONS:
         return (
             f"schema_version is {data.get('schema_version')!r}, reports of this version are {SCHEMA_VERSION}"
+            f" (and {', '.join(map(str, COMPARABLE_VERSIONS[:-1]))} compare alike)"
         )
     wheels = data.get("wheels")
     if not isinstance(wheels, list) or not wheels:
@@ -104,7 +108,7 @@ def over_budget(report: Mapping[str, Any], budget: int) -> list[str]:
 
 def regressions(report: Mapping[str, Any], baseline: Mapping[str, Any], tolerance: float) -> list[str]:
     """What grew beyond ``tolerance`` (a fraction) since ``baseline``, and which files came back."""
-    if baseline.get("schema_version") != report.get("schema_version"):
+    if baseline.get("schema_version") not in COMPARABLE_VERSIONS:
         raise InputError("the baseline report has another schema version")
     before = {_name(w): w for w in baseline["wheels"]}
     problems = []

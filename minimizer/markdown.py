@@ -9,7 +9,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from minimizer.summary import holdout_line, megabytes
+from minimizer.summary import holdout_line, megabytes, traced_with
 
 _BAR_WIDTH = 640
 _ROW = 22
@@ -70,6 +70,7 @@ def summary(report: Mapping[str, Any], problems: Sequence[str], picture: str | N
     lines += [f"- {p}" for p in problems] if problems else ["No regression."]
     lines += ["", "## Largest removals", "", "| path | saved |", "| --- | ---: |"]
     lines += [f"| `{r['path']}` | {_mb(r['bytes_saved'])} |" for r in report["removed"][:top]]
+    lines += _machine_code(report.get("machine_code") or {})
     if picture:
         lines += ["", "## What remains, by package", "", f"![size breakdown]({picture})"]
     return "\n".join(lines) + "\n"
@@ -77,6 +78,26 @@ def summary(report: Mapping[str, Any], problems: Sequence[str], picture: str | N
 
 def _sentence(text: str) -> str:
     return text[:1].upper() + text[1:] + "."
+
+
+def _machine_code(section: Mapping[str, Any]) -> list[str]:
+    objects = [o for o in section.get("objects", []) if not str(o["how"]).startswith("untouched")]
+    if not objects:
+        return []
+    lines = [
+        "",
+        "## Machine code",
+        "",
+        f"Traps instead of unused functions ({traced_with(section['cpu'])}).",
+        "",
+    ]
+    lines += ["| shared object | functions kept | code trapped | saved |", "| --- | ---: | ---: | ---: |"]
+    lines += [
+        f"| `{o['wheel_path']}` | {o['kept']:,} of {o['functions']:,} | {_mb(o['removed_code_bytes'])} | "
+        f"{_mb(o['bytes_saved'])} |"
+        for o in objects
+    ]
+    return lines
 
 
 def _mb(size: int) -> str:

@@ -23,7 +23,7 @@ from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 from minimizer.errors import InputError
 from minimizer.journal import FILENAME as JOURNAL
 from minimizer.outdir import LOCKNAME
-from minimizer.passes import ALL, DEFAULT, Pass, by_name
+from minimizer.passes import ALL, CPU_MODES, DEFAULT, Pass, by_name
 from minimizer.search import Budget
 from minimizer.wheelfile import Wheel, file_sha256, read_wheel
 from oracles import runtime, sidetree, tflite
@@ -60,7 +60,7 @@ def check_settings(
         raise InputError(f"the unpacked-size cap must be positive, not {max_unpacked}")
 
 
-def passes(names: Sequence[str] | None) -> list[Pass]:
+def passes(names: Sequence[str] | None, *, cpu: str = "portable") -> list[Pass]:
     chosen = list(names) if names is not None else list(DEFAULT)
     unknown = [n for n in chosen if n not in ALL]
     if unknown:
@@ -70,7 +70,9 @@ def passes(names: Sequence[str] | None) -> list[Pass]:
     twice = sorted({n for n in chosen if chosen.count(n) > 1})
     if twice:
         raise InputError(f"pass {twice[0]!r} is listed twice: passes already run until none changes anything")
-    return list(by_name(chosen))
+    if cpu not in CPU_MODES:
+        raise InputError(f"unknown cpu mode {cpu!r}: choose from {', '.join(CPU_MODES)}")
+    return list(by_name(chosen, cpu=cpu))
 
 
 def models(

@@ -9,7 +9,8 @@ from typing import Any
 from minimizer.api import Result, WheelResult
 from minimizer.wheelfile import atomic_file, file_sha256
 
-SCHEMA_VERSION = 1
+# 2 added "machine_code"; everything version 1 had is unchanged (gate compares either).
+SCHEMA_VERSION = 2
 
 
 def as_dict(result: Result) -> dict[str, Any]:
@@ -49,6 +50,23 @@ def as_dict(result: Result) -> dict[str, Any]:
         ],
         "holdout": result.holdout.as_dict() if result.holdout is not None else None,
         "environment": dict(result.environment),
+        "machine_code": {
+            "cpu": dict(result.machine_code.cpu),
+            "objects": [
+                {
+                    "wheel_path": o.path,
+                    "function_table": o.source,
+                    "functions": o.functions,
+                    "kept": o.kept,
+                    "removed": o.functions - o.kept,
+                    "code_bytes": o.code_bytes,
+                    "removed_code_bytes": o.removed_bytes,
+                    "bytes_saved": o.bytes_saved,
+                    "how": o.how,
+                }
+                for o in result.machine_code.objects
+            ],
+        },
     }
 
 

@@ -61,6 +61,7 @@ def text_summary(result: Result, *, top: int = 5) -> str:
         edited = ", ".join(f"{r.path} ({r.detail}, {megabytes(r.bytes_saved)})" for r in edits[:top])
         lines.append(f"edited: {edited}")
     lines.append(holdout_line(result.holdout.as_dict() if result.holdout is not None else None))
+    lines += machine_code_lines(result)
     if not result.complete:
         lines.append(f"search stopped early ({result.stop_reason}): the best wheel so far was written")
     lines.append(
@@ -69,3 +70,29 @@ def text_summary(result: Result, *, top: int = 5) -> str:
         else "NOT verified by a pip install (the search stopped early or --no-verify)"
     )
     return "\n".join(lines)
+
+
+def machine_code_lines(result: Result) -> list[str]:
+    """Per shared object the machine pass changed: functions kept, code trapped, bytes saved."""
+    changed = [o for o in result.machine_code.objects if not o.how.startswith("untouched")]
+    if not changed:
+        return []
+    lines = [f"machine code ({traced_with(result.machine_code.cpu)}):"]
+    for o in changed:
+        lines.append(
+            f"  {o.path}: {o.kept:,} of {o.functions:,} functions kept, {megabytes(o.removed_bytes)} of code "
+            f"trapped, {megabytes(o.bytes_saved)} saved ({o.how})"
+        )
+    return lines
+
+
+def traced_with(cpu: Mapping[str, object]) -> str:
+    """The CPU mode and the environments the traces ran in, in a few words."""
+    runs = cpu.get("traced_with")
+    how = ", ".join(map(str, runs)) if isinstance(runs, list) else "no trace"
+    enabled = cpu.get("numpy_enabled")
+    widest = (
+        next((f for f in reversed(enabled) if isinstance(f, str)), "") if isinstance(enabled, list) else ""
+    )
+    on = f" on a CPU with {widest}" if widest else ""
+    return f"{cpu.get('mode', '?')}; traced {how}{on}"

@@ -52,7 +52,7 @@ def test_cli_minimizes_to_exactly_what_the_check_needs(toy_wheel: Path, tmp_path
     assert "toy-core = toypkg.core:answer" in entry_points
     assert "toypkg.unused" not in entry_points
     data = json.loads(report.read_text())
-    assert data["schema_version"] == 1
+    assert data["schema_version"] == 2
     assert data["input"]["files"] == len(TOY) + 4
     assert data["output"]["files"] == 3 + 4
     assert data["output"]["size_bytes"] == result.stat().st_size < toy_wheel.stat().st_size

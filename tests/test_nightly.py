@@ -96,9 +96,11 @@ def test_report_values_describe_the_actual_files(toy_wheel: Path, tmp_path: Path
     assert set(data) == {
         "schema_version", "input", "output", "wheels", "oracle_runs", "cache_hits", "resumed_verdicts",
         "wall_seconds", "complete", "stop_reason", "verified", "passes", "removed", "holdout", "environment",
+        "machine_code",
     }  # fmt: skip
-    assert data["schema_version"] == 1
+    assert data["schema_version"] == 2
     assert data["holdout"] is None  # a --check alone has no inputs to vary
+    assert data["machine_code"]["objects"] == []  # the toy wheel has no shared object
     assert (data["complete"], data["stop_reason"], data["verified"]) == (True, "", False)  # --no-verify
     assert data["wheels"] == [{"input": data["input"], "output": data["output"]}]
     output = out / toy_wheel.name

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from minimizer.passes.base import Pass
 from minimizer.passes.files import FilesPass
+from minimizer.passes.machine_code import CPU_MODES, MachineCodePass
 from minimizer.passes.native_deps import NativeDepsPass
 from minimizer.passes.python_statements import PythonStatementsPass
 from minimizer.passes.strip import StripPass
 
 __all__ = [
     "ALL",
+    "CPU_MODES",
     "DEFAULT",
     "FilesPass",
+    "MachineCodePass",
     "NativeDepsPass",
     "Pass",
     "PythonStatementsPass",
@@ -24,12 +27,14 @@ ALL: dict[str, type] = {
     "files": FilesPass,
     "statements": PythonStatementsPass,
     "native": NativeDepsPass,
+    "machine": MachineCodePass,
     "strip": StripPass,
 }
-# What runs without --passes: all of them.
-DEFAULT = ("files", "statements", "native", "strip")
+# What runs without --passes: all of them. machine comes before strip, which removes the symbol
+# tables it reads function names from.
+DEFAULT = ("files", "statements", "native", "machine", "strip")
 
 
-def by_name(names: list[str]) -> list[Pass]:
+def by_name(names: list[str], *, cpu: str = "portable") -> list[Pass]:
     """Passes in the order given; unknown names are the caller's to report."""
-    return [ALL[name]() for name in names]
+    return [MachineCodePass(cpu) if name == "machine" else ALL[name]() for name in names]
