@@ -109,3 +109,21 @@ def test_numpy_2_with_ai_edge_litert(tmp_path: Path) -> None:
     assert data["environment"]["runtime"].startswith("ai-edge-litert==")
     assert data["verified"] is True
     assert data["output"]["size_bytes"] < data["input"]["size_bytes"]
+
+
+def test_machine_pass_on_real_numpy(numpy_wheel: Path, tmp_path: Path) -> None:
+    """Traps instead of most of numpy's machine code; the result is still verified by a pip install."""
+    out, report = tmp_path / "out", tmp_path / "report.json"
+    argv = [str(numpy_wheel), "--oracle", str(FIXTURES / "tiny_fc.tflite"), "--passes", "machine"]
+    assert cli.main([*argv, "-o", str(out), "--report", str(report), "--quiet"]) == 0
+    data = json.loads(report.read_text())
+    assert data["verified"] is True
+    cpu = data["machine_code"]["cpu"]
+    assert cpu["traced_with"][0] == "native" and cpu["traced_with"][1].startswith("NPY_DISABLE_CPU_FEATURES=")
+    objects = {o["wheel_path"]: o for o in data["machine_code"]["objects"]}
+    umath = objects["numpy/core/_multiarray_umath.cpython-311-x86_64-linux-gnu.so"]
+    assert umath["how"] == "trace" and umath["function_table"] == "symtab"
+    assert 0 < umath["kept"] < umath["functions"] // 4
+    assert umath["bytes_saved"] > 1_000_000
+    machine = next(p for p in data["passes"] if p["name"] == "machine")
+    assert machine["runs"] <= 6  # numpy's CPU tables, two traced runs, the proposal natively and at baseline
