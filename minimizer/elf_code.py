@@ -225,13 +225,17 @@ def _aarch64_targets(code: bytes) -> Iterator[int]:
 
 
 def plant_entry_traps(data: bytes, table: CodeTable) -> tuple[bytes, dict[int, bytes]]:
-    """A copy with a trap at every entry of every function, and the original bytes of each site."""
+    """A copy with a trap at every entry of every function, and the original bytes of each site.
+
+    An entry that holds a trap already (a function filled by an earlier pass) gets no site: lifting
+    it would put the same trap back, and the run would stop there for ever.
+    """
     trap = table.trap
     image = bytearray(data)
     sites: dict[int, bytes] = {}
     for function in table.functions:
         for entry in function.entries:
-            if entry + len(trap) <= function.end:
+            if entry + len(trap) <= function.end and image[entry : entry + len(trap)] != trap:
                 sites[entry] = bytes(image[entry : entry + len(trap)])
                 image[entry : entry + len(trap)] = trap
     return bytes(image), sites

@@ -114,3 +114,19 @@ def test_a_command_that_cannot_start_is_reported_unavailable(tmp_path: Path) -> 
     done, result = _supervise(tmp_path, {}, [str(tmp_path / "no-such-program")])
     assert done.returncode == 125
     assert "no-such-program" in str(result["unavailable"])
+
+
+def test_a_traced_model_run_adds_edge_sets_and_compares_only_the_usual_ones() -> None:
+    from oracles import _inputs
+    from oracles.inference import _edge_sets, _usual_sets
+
+    model = {"path": "m.tflite", "input_sets": _inputs.search_sets(1, 2)}
+    edges = _edge_sets(1, model)
+    assert [s["kind"] for s in edges] == [*_inputs.BOUNDARY, _inputs.WIDE]
+    seeds = [s["seed"] for s in [*model["input_sets"], *edges]]
+    assert len(set(seeds)) == len(seeds) and max(seeds) < _inputs.HOLDOUT_SEED
+    usual = [[{"sha256": "a"}], [{"sha256": "b"}]]
+    result = {"ok": True, "outputs": [[*usual, {"error": "NaN refused"}, [{"sha256": "c"}]]]}
+    assert _usual_sets(result, [model])["outputs"] == [usual]
+    broken = {"ok": True, "outputs": [[usual[0], {"error": "boom"}, [{"sha256": "c"}]]]}
+    assert _usual_sets(broken, [model]) == {**broken, "ok": False, "error": "boom"}

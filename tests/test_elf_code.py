@@ -141,6 +141,15 @@ def test_entry_traps_stop_every_function(library: bytes, tmp_path: Path) -> None
         assert _call(planted, tmp_path, call).returncode == -signal.SIGTRAP
 
 
+def test_no_entry_trap_where_a_function_is_trapped_already(library: bytes) -> None:
+    table = function_table(library)
+    assert table is not None
+    unused = table.functions[_index(table, "unused")]
+    _, sites = plant_entry_traps(fill_traps(library, table, [_index(table, "unused")]), table)
+    assert unused.offset not in sites
+    assert table.functions[_index(table, "used")].offset in sites
+
+
 def _with_machine(data: bytes, machine: int) -> bytes:
     return data[:18] + struct.pack("<H", machine) + data[20:]
 

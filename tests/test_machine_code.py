@@ -227,3 +227,11 @@ def test_traced_with_the_hosts_thread_settings(
     env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
     assert _call(reduced, tmp_path, "threads", env) == 0
     assert _call(reduced, tmp_path, "threads", {**env, "OPENBLAS_NUM_THREADS": "1"}) == 0
+
+
+def test_an_object_strip_took_the_symbols_of_stays_whole(native_wheel: Path, tmp_path: Path) -> None:
+    """Without its names no ISA family is known: what strip ran first on, machine leaves alone."""
+    result = _minimize(native_wheel, tmp_path / "out", passes=["strip", "machine"])
+    (report,) = result.machine_code.objects
+    assert report.how == "untouched: its symbols were stripped before this pass"
+    assert result.passes["machine"].runs == 0

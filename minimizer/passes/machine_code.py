@@ -74,6 +74,8 @@ class MachineCodePass:
         self._families: dict[str, list[int]] = {}
         self._probing: dict[str, frozenset[int]] = {}
         self._filled: dict[tuple[str, tuple[int, ...]], bytes] = {}
+        self._seen: set[tuple[str, str]] = set()  # (inputs' tag, content digest) of objects taken
+        self._written: set[str] = set()  # digests of the objects this pass wrote
         self._features: tuple[str, ...] = ()  # numpy's feature names, for the family rules
         self._runs: list[tuple[str, Env]] = []  # the traced runs' names and environments
 
@@ -93,18 +95,47 @@ class MachineCodePass:
     # What there is ----------------------------------------------------------------------------
 
     def _objects(self, state: State, search: Search) -> list[_Object]:
-        """Shared objects with a function table, each taken once per run (strip drops the symbols)."""
+        """Shared objects with a function table that this pass has not settled yet.
+
+        An object is taken once for the oracles' inputs of the moment (new inputs, held-out sets
+        fed back, may need more of it), never again once this pass wrote it, and never after strip
+        took its symbol table: without names the ISA families are unknown.
+        """
         found = []
+        tag = search.checker.tag
         for key, data in self._elf.shared_objects(state, search).items():
             where = tree_path(key.path)
-            if key in self.objects or search.protected(key) or where is None:
+            digest = content_digest(data)
+            if (
+                (tag, digest) in self._seen
+                or digest in self._written
+                or search.protected(key)
+                or where is None
+            ):
                 continue
             table = self._table(data)
             if table is None:
                 self.objects[key] = ObjectReport(key.path, "", 0, 0, 0, 0, 0, "untouched: no function table")
+            elif self._stripped(key, table, search):
+                self.objects[key] = ObjectReport(
+                    key.path,
+                    table.source,
+                    len(table.functions),
+                    len(table.functions),
+                    table.code_bytes,
+                    0,
+                    0,
+                    "untouched: its symbols were stripped before this pass",
+                )
             else:
                 found.append(_Object(key, where, data, table))
         return found
+
+    def _stripped(self, key: Key, table: CodeTable, search: Search) -> bool:
+        if table.source == "symtab":
+            return False
+        original = self._table(search.workspace.read(key))
+        return original is not None and original.source == "symtab"
 
     def _table(self, data: bytes) -> CodeTable | None:
         digest = content_digest(data)
@@ -323,6 +354,10 @@ class MachineCodePass:
     ) -> State:
         size = search.workspace.deflated_size
         for obj in objects:
+            self._seen.add((search.checker.tag, content_digest(obj.data)))
+            written = after.content(obj.key)
+            if written is not None and written != obj.data:
+                self._written.add(content_digest(written))
             table = obj.table
             changed = after.content(obj.key) != before.content(obj.key)
             kept = keep[obj.key] if changed else frozenset(range(len(table.functions)))
