@@ -7,8 +7,8 @@ trap and the original bytes there. On each SIGTRAP at a planted address the trac
 past the trap and lets the thread go on: every function costs one stop, the first time it runs.
 A SIGTRAP elsewhere in a named file (a trap the candidate holds) is recorded too, then delivered.
 Threads, forks and execs are followed; every other signal reaches the tracee unchanged. At the
-end it writes ``{"entered": {path: [offsets]}}`` (or ``{"unavailable": reason}`` when ptrace is
-refused) to the spec's ``out`` and exits as the command did. Its own process, so its
+end it writes ``{"entered": {path: [offsets]}, "signal": N or null}`` (or ``{"unavailable":
+reason}`` when ptrace is refused) to the spec's ``out`` and exits as the command did. Its own process, so its
 ``waitpid(-1)`` can never reap another child of the caller.
 """
 
@@ -202,7 +202,9 @@ def main(argv: list[str]) -> int:
         return UNAVAILABLE
     supervisor = Supervisor(sites)
     status = supervisor.run(pid)
-    _write(spec["out"], {"entered": {path: sorted(found) for path, found in supervisor.entered.items()}})
+    entered = {path: sorted(found) for path, found in supervisor.entered.items()}
+    killed = os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
+    _write(spec["out"], {"entered": entered, "signal": killed})
     return _finish(status)
 
 

@@ -61,6 +61,9 @@ class TracedRun:
             return Verdict(Outcome.UNRESOLVED, f"trace unavailable: {result['unavailable']}", judged.seconds)
         if "entered" not in result:
             return judged if not judged.passed else Verdict(Outcome.UNRESOLVED, "no trace", judged.seconds)
+        if result.get("signal") and judged.passed:
+            # Killed once its outputs were out (at exit, say): a user's program would die too.
+            judged = Verdict(Outcome.FAIL, f"killed by signal {result['signal']}", judged.seconds)
         entered = frozenset(
             (self._relative[path], offset)
             for path, offsets in result["entered"].items()

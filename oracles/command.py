@@ -92,17 +92,26 @@ class CommandOracle:
 
     def reference_env(self, tree: Path, env: Mapping[str, str | None]) -> None:
         """Record what the check prints on the original with ``env`` added, for ``trace``."""
-        runs = [self._traced(tree, REFERENCE_TIMEOUT, env=env)[0] for _ in range(2)]
+        paths = [str(tree), *self._runtime_paths]
+        runs = [self._run(paths, REFERENCE_TIMEOUT, env=env) for _ in range(2)]
         if runs[0].returncode != 0 or runs[0].stdout != runs[1].stdout:
             raise OracleError(f"check {self.command!r} fails or varies on the original with {dict(env)}")
         self._variants[env_key(env)] = runs[0].stdout
 
     def trace(self, tree: Path, traps: Traps, *, timeout: float) -> Verdict:
-        """``check`` under the code tracer: the verdict also says which entry traps were hit."""
+        """``check`` under the code tracer: the verdict also says which entry traps were hit.
+
+        Only a run that stands for the oracle's own (nothing planted, no environment added)
+        traces Python as ``check`` does; the others run the check as a user would, since
+        Python's tracing changes what runs (objects it keeps alive are never freed at exit).
+        """
         expected = self._variants.get(env_key(traps.env)) if traps.env else self._expected
         if expected is None:
             return Verdict(Outcome.UNRESOLVED, "no reference run in this environment")
         with traced_run(tree, traps, self._scratch) as run:
+            if traps.planted or traps.env:
+                done = self._run([str(tree), *self._runtime_paths], timeout, run=run)
+                return run.verdict(self._judge(done, expected))
             done, (opened, coverage) = self._traced(tree, timeout, run=run)
             judged = self._judge(done, expected)
             if judged.passed:
@@ -114,7 +123,6 @@ class CommandOracle:
         tree: Path,
         timeout: float,
         run: TracedRun | None = None,
-        env: Mapping[str, str | None] | None = None,
     ) -> tuple[harness.Completed, tuple[frozenset[str], Coverage | None]]:
         """One run against the candidate tree, and what it used there.
 
@@ -123,7 +131,7 @@ class CommandOracle:
         """
         with tempfile.TemporaryDirectory(prefix="trace-", dir=self._scratch) as folder:
             paths = [str(tree), *self._runtime_paths]
-            done = self._run(paths, timeout, trace=(tree, Path(folder)), run=run, env=env)
+            done = self._run(paths, timeout, trace=(tree, Path(folder)), run=run)
             collected = [_load(f) for f in sorted(Path(folder).glob("*.json"))]
         opened = relative((p for data in collected for p in data.get("opened", [])), tree)
         known = collected and all(data.get("ran") is not None for data in collected)

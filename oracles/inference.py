@@ -124,6 +124,8 @@ class InferenceOracle:
         expected = self._variants.get(env_key(traps.env)) if traps.env else self._expected
         if expected is None:
             return Verdict(Outcome.UNRESOLVED, "no reference run in this environment")
+        # Python is traced only in a run that stands for check's own, as in CommandOracle.trace.
+        python = not traps.planted and not traps.env
         with traced_run(tree, traps, self._scratch) as run:
             if traps.planted:
                 models = [
@@ -131,11 +133,11 @@ class InferenceOracle:
                     for i, m in enumerate(self._models)
                 ]
                 found = self._probe(
-                    tree, [tree], timeout=timeout, trace=True, run=run, models=models, keep_going=True
+                    tree, [tree], timeout=timeout, trace=python, run=run, models=models, keep_going=True
                 )
                 result = _usual_sets(found, self._models)
             else:
-                result = self._probe(tree, [tree], timeout=timeout, trace=True, run=run)
+                result = self._probe(tree, [tree], timeout=timeout, trace=python, run=run)
             return run.verdict(self._judge(result, tree, expected))
 
     def _judge(self, result: dict[str, Any], tree: Path, expected: list[Any]) -> Verdict:

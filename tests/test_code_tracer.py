@@ -105,9 +105,9 @@ def test_signals_and_exit_codes_reach_the_caller_unchanged(tmp_path: Path) -> No
         "sys.exit(3)\n"
     )
     done, result = _supervise(tmp_path, {}, [sys.executable, "-c", program])
-    assert (done.returncode, done.stdout, result) == (3, "handled\n", {"entered": {}})
-    killed, _ = _supervise(tmp_path, {}, [sys.executable, "-c", "import os; os.kill(os.getpid(), 15)"])
-    assert killed.returncode == -signal.SIGTERM
+    assert (done.returncode, done.stdout, result) == (3, "handled\n", {"entered": {}, "signal": None})
+    killed, found = _supervise(tmp_path, {}, [sys.executable, "-c", "import os; os.kill(os.getpid(), 15)"])
+    assert killed.returncode == -signal.SIGTERM and found["signal"] == signal.SIGTERM
 
 
 def test_a_command_that_cannot_start_is_reported_unavailable(tmp_path: Path) -> None:
@@ -130,3 +130,15 @@ def test_a_traced_model_run_adds_edge_sets_and_compares_only_the_usual_ones() ->
     assert _usual_sets(result, [model])["outputs"] == [usual]
     broken = {"ok": True, "outputs": [[usual[0], {"error": "boom"}, [{"sha256": "c"}]]]}
     assert _usual_sets(broken, [model]) == {**broken, "ok": False, "error": "boom"}
+
+
+def test_a_run_killed_after_its_outputs_is_a_failure(tmp_path: Path) -> None:
+    """The probe writes its outputs before it exits: a trap at exit must still fail the run."""
+    from oracles.code_trace import TracedRun
+    from oracles.protocol import Outcome, Traps, Verdict
+
+    run = TracedRun(tmp_path, Traps({"lib.so": {}}), tmp_path)
+    (tmp_path / "entered.json").write_text(json.dumps({"entered": {}, "signal": 5}))
+    assert run.verdict(Verdict(Outcome.PASS)).outcome is Outcome.FAIL
+    (tmp_path / "entered.json").write_text(json.dumps({"entered": {}, "signal": None}))
+    assert run.verdict(Verdict(Outcome.PASS)).outcome is Outcome.PASS

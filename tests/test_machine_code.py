@@ -235,3 +235,19 @@ def test_an_object_strip_took_the_symbols_of_stays_whole(native_wheel: Path, tmp
     (report,) = result.machine_code.objects
     assert report.how == "untouched: its symbols were stripped before this pass"
     assert result.passes["machine"].runs == 0
+
+
+# Calls unused() at exit, as numpy frees its dispatchers at exit, only when no tracer of the
+# oracle's keeps objects alive: the run a user makes, not the one the search judges.
+AT_EXIT_CHECK = (
+    'python -c "import atexit, os, toynative as t; '
+    "os.environ.get('WHEEL_DDMIN_TRACE_ROOT') or atexit.register(t.lib.unused, 1); "
+    'print(t.lib.used(1))"'
+)
+
+
+def test_code_a_user_run_enters_at_exit_stays(native_wheel: Path, library: Path, tmp_path: Path) -> None:
+    result = _minimize(native_wheel, tmp_path / "out", check=AT_EXIT_CHECK, verify=True)
+    assert result.verified
+    table = _table(library.read_bytes())
+    assert _bytes_of(_library_of(result), table, "unused") == _bytes_of(library.read_bytes(), table, "unused")
