@@ -114,6 +114,8 @@ class MachineCodePass:
             ):
                 continue
             table = self._table(data)
+            if key in self.objects and (table is None or self._stripped(key, table, search)):
+                continue  # what this pass did to it before stands
             if table is None:
                 self.objects[key] = ObjectReport(key.path, "", 0, 0, 0, 0, 0, "untouched: no function table")
             elif self._stripped(key, table, search):
