@@ -33,9 +33,10 @@ from minimizer.api import MIN_TIMEOUT, TIMEOUT_FACTOR
 from minimizer.state import Key, State
 from minimizer.wheelfile import Wheel, read_wheel
 from minimizer.workspace import Workspace
-from oracles import pip, runtime
+from oracles import runtime
 from oracles.inference import InferenceOracle, Model
 from oracles.protocol import Outcome
+from oracles.target import probe
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_WHEEL = "numpy==1.26.4"
@@ -88,7 +89,7 @@ def resolve_wheel(spec: str) -> Path:
     """A wheel path as given, or a requirement downloaded into wheel-ddmin's cache."""
     if spec.endswith(".whl") or os.sep in spec or Path(spec).exists():
         return Path(spec)
-    return pip.download(spec, runtime.cache_root() / "wheels")
+    return runtime.cached_download(spec, runtime.cache_root() / "wheels", probe())
 
 
 def runtime_for(wheel: Wheel) -> str:
@@ -112,9 +113,10 @@ def run_picire(wheel_path: Path, model: Path) -> tuple[Row, OracleTest]:
     """picire's ddmin over the non-metadata members; timed from reading the wheel to writing the result."""
     started = time.monotonic()
     wheel = read_wheel(wheel_path)
-    chosen = runtime.provide(runtime_for(wheel), runtime.cache_root())
+    target = probe()
+    chosen = runtime.provide(runtime_for(wheel), runtime.cache_root(), target)
     with Workspace([wheel]) as workspace:
-        oracle = InferenceOracle([Model(model)], chosen, workspace.scratch)
+        oracle = InferenceOracle([Model(model)], chosen, workspace.scratch, target)
         original = workspace.original()
         with workspace.materialize(original) as tree:
             reference = oracle.reference(tree)

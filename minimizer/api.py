@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import os
-import platform
 import shutil
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -22,13 +21,14 @@ from minimizer.passes import MachineCodePass, Pass
 from minimizer.passes.machine_code import ObjectReport
 from minimizer.search import Budget, Checker, PassStats, Progress, Search
 from minimizer.state import State
-from minimizer.wheelfile import DEFAULT_MAX_UNPACKED, unpacked_size
+from minimizer.wheelfile import DEFAULT_MAX_UNPACKED, Wheel, unpacked_size
 from minimizer.workspace import Workspace
 from oracles import pip, runtime, sidetree
 from oracles.command import CommandOracle
 from oracles.holdout import HeldOutOracle
 from oracles.inference import InferenceOracle, Model
 from oracles.protocol import Oracle, Outcome, Verdict, union_coverage, union_opened
+from oracles.target import Target, compile_bytecode, probe
 from oracles.venv import fresh_venv
 
 MIN_TIMEOUT = 10.0
@@ -115,6 +115,7 @@ def minimize(
     refresh: bool = False,
     cpu: str = "portable",
     progress: Callable[[Progress], None] | None = None,
+    python: str | Sequence[str] | Target | None = None,
 ) -> Result:
     """Shrink ``wheels`` to the smallest wheels whose inference stays bit-identical.
 
@@ -124,7 +125,12 @@ def minimize(
     holding exactly one array per model input; ``checks`` are shell commands that must exit 0 and
     print what they print with the original; they see the runtime, and the app's own dependencies:
     ``app_requirements`` (``"pillow"``) and ``app_requirements_files`` (requirements.txt), resolved by
-    pip to fit the candidate's numpy. Everything is checked before the first oracle run.
+    pip to fit the candidate's numpy. ``python`` is the interpreter to minimize for, as a command
+    line whose last word is the interpreter and whose words before it are an emulator and its
+    arguments (``"qemu-aarch64 -L /srv/arm64 /srv/arm64/usr/bin/python3.11"``), or a ``Target``
+    that ``oracles.target.probe`` returned; None: this interpreter. Wheels must fit it, downloads
+    (the app's dependencies too) fit it, and every oracle run, check and the final pip install run
+    on it. Everything is checked before the first oracle run.
     Raises ``InputError`` for unusable input, ``OracleError`` when the original does not pass or
     the runtime cannot be installed, ``VerificationError`` when the result fails after a real
     ``pip install`` (nothing is written then). A budget or Ctrl-C (KeyboardInterrupt) ends the search
@@ -151,27 +157,28 @@ def minimize(
     models = options.models(oracles, inputs or {}, use_default=not checks)
     app = options.app_request(app_requirements, app_requirements_files)
     cache = runtime.cache_root()
-    read = options.read_wheels(wheels, cache, out, max_unpacked=max_unpacked, refresh=refresh)
+    target = python if isinstance(python, Target) else probe(python)
+    read = options.read_wheels(wheels, cache, out, target, max_unpacked=max_unpacked, refresh=refresh)
     options.check_keep(keep, read)
     needed = options.needs_runtime(read, models)
     if needed:
         options.check_runtime(read, runtime_choice)
     with OutputFolder(out):
-        chosen = options.runtime_for(read, runtime_choice, cache, refresh=refresh) if needed else None
-        side = sidetree.provide(app, options.pins(read, chosen), cache) if app else None
+        chosen = options.runtime_for(read, runtime_choice, cache, target, refresh=refresh) if needed else None
+        side = sidetree.provide(app, options.pins(read, chosen), cache, target=target) if app else None
         header = {
-            **options.job_header(read, models, checks, pass_list, keep, chosen, timeout, app),
+            **options.job_header(read, models, checks, pass_list, keep, chosen, timeout, target, app),
             "holdout": holdout,
             "cpu": cpu,
         }
         journal = Journal(out / JOURNAL, header, resume=resume)
         _announce(progress, "unpacking")
-        with Workspace(read, max_unpacked=max_unpacked) as workspace:
-            judges = _judges(models, checks, (chosen, side), workspace)
+        with workspace_for(read, target, max_unpacked=max_unpacked) as workspace:
+            judges = _judges(models, checks, (chosen, side), workspace, target)
             checker = Checker(
                 workspace, judges, timeout or 0.0, jobs or os.cpu_count() or 1, budget or Budget(), progress
             )
-            search = Search(checker, tuple(keep))
+            search = Search(checker, tuple(keep), target)
             held = _holdout(judges, holdout, checker)
             original = workspace.original()
             _reference(workspace, judges, checker, original, timeout)
@@ -181,7 +188,7 @@ def minimize(
                 verifiers = [*judges, held.oracle] if held is not None and held.passed else judges
                 try:
                     paths, verified, cut = _write(
-                        workspace, final, verifiers, (chosen, side), out, verify and complete, checker
+                        workspace, final, verifiers, (chosen, side), out, verify and complete, checker, target
                     )
                 except VerificationError:
                     journal.discard()  # the search is over: nothing is left to resume
@@ -191,13 +198,31 @@ def minimize(
                 if complete:
                     journal.discard()
             result = _result(
-                workspace, original, final, paths, checker, started, complete, reason, verified, chosen
+                workspace,
+                original,
+                final,
+                paths,
+                checker,
+                started,
+                complete,
+                reason,
+                verified,
+                chosen,
+                target,
             )
     if side is not None:
         environment = {**result.environment, "with": " ".join(side.packages)}
         result = replace(result, app_packages=side.packages, environment=environment)
     result = replace(result, machine_code=_machine_code(pass_list))
     return replace(result, holdout=held.report()) if held is not None else result
+
+
+def workspace_for(
+    wheels: Sequence[Wheel], target: Target, *, max_unpacked: int = DEFAULT_MAX_UNPACKED
+) -> Workspace:
+    """A workspace whose bytecode the target reads: the host's when it is the same format, else its own."""
+    compiler = None if target.shares_host_bytecode else functools.partial(compile_bytecode, target)
+    return Workspace(wheels, max_unpacked=max_unpacked, cache_tag=target.cache_tag, compiler=compiler)
 
 
 def _announce(progress: Callable[[Progress], None] | None, stage: str) -> None:
@@ -207,15 +232,19 @@ def _announce(progress: Callable[[Progress], None] | None, stage: str) -> None:
 
 
 def _judges(
-    models: Sequence[Model], checks: Sequence[str], beside: Beside, workspace: Workspace
+    models: Sequence[Model],
+    checks: Sequence[str],
+    beside: Beside,
+    workspace: Workspace,
+    target: Target,
 ) -> list[Oracle]:
     """The inference oracle for the models; a command oracle per check, with the runtime and side tree."""
     chosen, side = beside
     judges: list[Oracle] = []
     if chosen is not None and models:
-        judges.append(InferenceOracle(models, chosen, workspace.scratch))
+        judges.append(InferenceOracle(models, chosen, workspace.scratch, target))
     extra_paths = [p.tree for p in (chosen, side) if p is not None]
-    judges += [CommandOracle(c, extra_paths, workspace.scratch, cwd=Path.cwd()) for c in checks]
+    judges += [CommandOracle(c, extra_paths, workspace.scratch, target, cwd=Path.cwd()) for c in checks]
     return judges
 
 
@@ -273,6 +302,7 @@ def _write(
     out: Path,
     verify: bool,
     checker: Checker,
+    target: Target,
 ) -> tuple[list[Path], bool, bool]:
     """Write into a staging folder, check the real install there, then move into ``out``.
 
@@ -286,7 +316,7 @@ def _write(
         if verify and not cut:
             try:
                 checker.begin("verifying")
-                _verify(staged, judges, beside, workspace.scratch)
+                _verify(staged, judges, beside, workspace.scratch, target)
                 verified = True
             except KeyboardInterrupt:
                 cut = True
@@ -308,9 +338,12 @@ def _stage(workspace: Workspace, final: State, staging: Path, checker: Checker) 
         return workspace.write(final, staging), True
 
 
-def _verify(wheels: Sequence[Path], judges: Sequence[Oracle], beside: Beside, scratch: Path) -> None:
+def _verify(
+    wheels: Sequence[Path], judges: Sequence[Oracle], beside: Beside, scratch: Path, target: Target
+) -> None:
     """A real pip install into a fresh venv, then every oracle; any failure is the result's (exit 1).
 
+    The venv is made by the target's ``venv`` module and the wheels installed by the target's pip.
     The result, the runtime and the app's packages all go in with --no-deps: none replaces the numpy.
     """
     chosen, side = beside
@@ -319,8 +352,8 @@ def _verify(wheels: Sequence[Path], judges: Sequence[Oracle], beside: Beside, sc
     dependencies = list(chosen.dependency_wheels) if chosen is not None else []
     side_wheels = list(side.wheels) if side is not None else []
     try:
-        with fresh_venv(scratch) as python:
-            pip.install_venv(python, [*wheels, *runtime_wheels, *dependencies, *side_wheels])
+        with fresh_venv(target, scratch) as python:
+            pip.install_venv(target, python, [*wheels, *runtime_wheels, *dependencies, *side_wheels])
             for judge in judges:
                 verdict = judge.check_installed(python, timeout=VERIFY_TIMEOUT)
                 if not verdict.passed:
@@ -342,6 +375,7 @@ def _result(
     reason: str,
     verified: bool,
     chosen: runtime.Runtime | None,
+    target: Target,
 ) -> Result:
     wheels = []
     for index, wheel in enumerate(workspace.wheels):
@@ -375,7 +409,7 @@ def _result(
         reason,
         verified,
         f"{chosen.name} {chosen.version}" if chosen is not None else "none",
-        _environment(workspace, chosen),
+        _environment(workspace, chosen, target),
     )
 
 
@@ -409,12 +443,15 @@ def _edit_detail(before: bytes, after: bytes, path: str) -> str:
     return "shared object rewritten (unused functions trapped, dependencies dropped or stripped)"
 
 
-def _environment(workspace: Workspace, chosen: runtime.Runtime | None) -> dict[str, str]:
+def _environment(workspace: Workspace, chosen: runtime.Runtime | None, target: Target) -> dict[str, str]:
+    """The target interpreter the result was minimized and checked for."""
     numpy = [str(w.version) for w in workspace.wheels if w.name == "numpy"]
     return {
-        "python": platform.python_version(),
-        "implementation": sys.implementation.name,
-        "platform": platform.platform(),
+        "python": ".".join(map(str, target.version)),
+        "implementation": target.implementation,
+        "platform": f"{target.system}-{target.machine}" + (f"-glibc{target.glibc}" if target.glibc else ""),
+        "machine": target.machine,
+        "emulator": " ".join(target.launcher),
         "numpy": numpy[0] if numpy else "",
         "runtime": f"{chosen.name}=={chosen.version}" if chosen is not None else "",
     }

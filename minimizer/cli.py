@@ -23,6 +23,7 @@ from minimizer.passes import ALL, CPU_MODES, DEFAULT
 
 if TYPE_CHECKING:
     from minimizer.api import Result
+    from oracles.target import Target
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -115,6 +116,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive_float,
         metavar="SECONDS",
         help="per oracle run (default: 10x the reference run)",
+    )
+    add(
+        "--python",
+        metavar="CMD",
+        help="the interpreter to minimize for, as a command line; an emulator and its arguments may "
+        "come first (default: the Python running wheel-ddmin)",
     )
     add(
         "--runtime",
@@ -248,6 +255,7 @@ class _Plan:
     """What the options say, checked: nothing here is found out after the search."""
 
     wheels: list[Path]
+    target: Target
     budget: int | None
     baseline: dict[str, Any] | None
     tolerance: float
@@ -258,13 +266,15 @@ def _prepare(args: argparse.Namespace) -> _Plan:
     """Check what only the CLI knows (gates, report and summary paths) before the first oracle run."""
     from minimizer import options
     from oracles import runtime
+    from oracles.target import probe
 
     budget = gate.parse_size(args.budget) if args.budget else None
     max_unpacked = gate.parse_size(args.max_unpacked)
     tolerance = gate.parse_tolerance(args.tolerance)
     baseline = gate.read_baseline(Path(args.baseline)) if args.baseline else None
     cache = runtime.cache_root()
-    wheels = [options.wheel_path(w, cache, refresh=args.refresh) for w in args.wheels]
+    target = probe(args.python)  # once: requirements are downloaded for it, and the run uses it
+    wheels = [options.wheel_path(w, cache, target, refresh=args.refresh) for w in args.wheels]
     if baseline is not None:
         gate.check_comparable(baseline, [w.name for w in wheels], args.baseline)
     options.check_output_files(
@@ -273,7 +283,7 @@ def _prepare(args: argparse.Namespace) -> _Plan:
         out=Path(args.output),
         wheel_names=[w.name for w in wheels],
     )
-    return _Plan(wheels, budget, baseline, tolerance, max_unpacked)
+    return _Plan(wheels, target, budget, baseline, tolerance, max_unpacked)
 
 
 def _written(args: argparse.Namespace) -> dict[str, Path]:
@@ -324,6 +334,7 @@ def _run(args: argparse.Namespace) -> int:
             refresh=args.refresh,
             cpu=args.cpu,
             progress=bar.update,
+            python=plan.target,
         )
     try:
         return _finish(args, plan, result)

@@ -10,14 +10,11 @@ import fnmatch
 import hashlib
 import math
 import os
-import platform
-import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from packaging.requirements import InvalidRequirement, Requirement
-from packaging.tags import sys_tags
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
 from minimizer.errors import InputError
@@ -29,6 +26,7 @@ from minimizer.wheelfile import Wheel, file_sha256, read_wheel
 from oracles import runtime, sidetree, tflite
 from oracles.inference import DEFAULT_MODEL, Model
 from oracles.npz import Array, read_npz
+from oracles.target import Target
 
 NO_APP = sidetree.Request()  # no --with packages
 
@@ -137,12 +135,19 @@ def _dtype(descr: str) -> str:
 
 
 def read_wheels(
-    specs: Sequence[str | Path], cache: Path, out: Path, *, max_unpacked: int, refresh: bool = False
+    specs: Sequence[str | Path],
+    cache: Path,
+    out: Path,
+    target: Target,
+    *,
+    max_unpacked: int,
+    refresh: bool = False,
 ) -> list[Wheel]:
     """Each wheel read and checked once; a wheel given twice would have two outputs of one name."""
     if not specs:
         raise InputError("no wheels given")
-    wheels = [read_wheel(wheel_path(s, cache, refresh=refresh), max_unpacked=max_unpacked) for s in specs]
+    paths = [wheel_path(s, cache, target, refresh=refresh) for s in specs]
+    wheels = [read_wheel(path, max_unpacked=max_unpacked) for path in paths]
     seen: dict[str, Path] = {}
     for wheel in wheels:
         if wheel.path.name in seen:
@@ -153,13 +158,13 @@ def read_wheels(
                 else f"two wheels are named {wheel.path.name}: their outputs would replace each other"
             )
         seen[wheel.path.name] = wheel.path
-    check_tags(wheels)
+    check_tags(wheels, target)
     check_not_overwriting(wheels, out)
     return wheels
 
 
-def wheel_path(spec: str | Path, cache: Path, *, refresh: bool = False) -> Path:
-    """A wheel's path, downloading a requirement (``numpy==1.26.4``) into the cache first."""
+def wheel_path(spec: str | Path, cache: Path, target: Target, *, refresh: bool = False) -> Path:
+    """A wheel's path, downloading a requirement (``numpy==1.26.4``) for ``target`` into the cache first."""
     text = str(spec)
     if text.endswith(".whl") or os.sep in text or Path(text).exists():
         return Path(text)
@@ -167,7 +172,7 @@ def wheel_path(spec: str | Path, cache: Path, *, refresh: bool = False) -> Path:
         Requirement(text)
     except InvalidRequirement as error:
         raise InputError(f"{text!r} is neither a wheel path nor a requirement: {error}") from error
-    return runtime.cached_download(text, cache / "wheels", refresh=refresh)
+    return runtime.cached_download(text, cache / "wheels", target, refresh=refresh)
 
 
 def output_dir(path: Path) -> Path:
@@ -183,13 +188,12 @@ def check_not_overwriting(wheels: Sequence[Wheel], out: Path) -> None:
             raise InputError(f"the output would overwrite the input {wheel.path}: choose another -o folder")
 
 
-def check_tags(wheels: Sequence[Wheel]) -> None:
-    supported = set(sys_tags())
+def check_tags(wheels: Sequence[Wheel], target: Target) -> None:
     for wheel in wheels:
-        if not wheel.tags & supported:
+        if not target.accepts(wheel.tags):
             raise InputError(
-                f"{wheel.path.name} does not fit this interpreter (Python {platform.python_version()}"
-                f" on {platform.machine()}): run wheel-ddmin with a Python the wheel is built for"
+                f"{wheel.path.name} does not fit the target interpreter ({target.describe()}):"
+                " give --python an interpreter the wheel is built for"
             )
 
 
@@ -262,13 +266,13 @@ def app_request(requirements: Sequence[str], files: Sequence[str | Path]) -> sid
 
 
 def runtime_for(
-    wheels: Sequence[Wheel], choice: str | None, cache: Path, *, refresh: bool = False
+    wheels: Sequence[Wheel], choice: str | None, cache: Path, target: Target, *, refresh: bool = False
 ) -> runtime.Runtime:
     """The runtime models run on: one of the input wheels if it is one (it is minimized too)."""
     given = [w for w in wheels if runtime.is_runtime(w.path.name)]
     if given and choice is None:
-        return runtime.install(given[0].path, cache, itself=False)
-    return runtime.provide(choice or default_runtime(wheels), cache, refresh=refresh)
+        return runtime.install(given[0].path, cache, target, itself=False)
+    return runtime.provide(choice or default_runtime(wheels), cache, target, refresh=refresh)
 
 
 def default_runtime(wheels: Sequence[Wheel]) -> str:
@@ -311,6 +315,7 @@ def job_header(
     keep: Sequence[str],
     chosen: runtime.Runtime | None,
     timeout: float | None,
+    target: Target,
     app: sidetree.Request = NO_APP,
 ) -> dict[str, Any]:
     """What a journal must match to be resumed: whatever could change a verdict, and the search settings."""
@@ -318,7 +323,7 @@ def job_header(
 
     return {
         "wheel-ddmin": __version__,
-        "python": f"{sys.implementation.name} {platform.python_version()} {platform.machine()}",
+        "python": target.key,  # the target: its tags and markers
         "wheels": [file_sha256(w.path) for w in wheels],
         "models": [file_sha256(m.path) for m in models],
         "samples": [[_samples_digest(s) for s in m.samples] for m in models],

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
+import platform
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -34,6 +35,7 @@ from oracles.protocol import (
     union_coverage,
     union_opened,
 )
+from oracles.target import Target
 
 T = TypeVar("T")
 _UNRESOLVED_LIMIT = 3  # in a row: beyond that the harness is broken, not the candidates
@@ -359,13 +361,25 @@ def _as_oracle(traps: Traps) -> bool:
 
 @dataclass(slots=True)
 class Search:
-    """What a pass may ask: test candidates, see what a passing run used, know what is protected."""
+    """What a pass may ask: test candidates, see what a passing run used, know what is protected,
+    and what the candidates run on."""
 
     checker: Checker
     keep: tuple[str, ...] = ()
+    target: Target | None = None  # None: the interpreter running wheel-ddmin
     # The passing states the passes chose, in order (the same for any --jobs): where the search
     # can go back to when new inputs fail its result.
     trail: list[State] = field(default_factory=list)
+
+    @property
+    def system(self) -> str:
+        """The target's operating system, as ``platform.system()`` names it there."""
+        return self.target.system if self.target is not None else platform.system()
+
+    @property
+    def machine(self) -> str:
+        """The target's machine, as ``platform.machine()`` names it there: x86_64, aarch64."""
+        return self.target.machine if self.target is not None else platform.machine()
 
     @property
     def workspace(self) -> Workspace:

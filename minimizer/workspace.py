@@ -7,13 +7,13 @@ import itertools
 import os
 import py_compile
 import shutil
+import sys
 import tempfile
 import threading
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
-from importlib.util import cache_from_source
 from pathlib import Path
 from types import TracebackType
 
@@ -21,10 +21,17 @@ from minimizer.state import Key, State, content_digest
 from minimizer.wheelfile import DEFAULT_MAX_UNPACKED, Member, Wheel, extract, tree_path, write_wheel
 
 _UNCHECKED = py_compile.PycInvalidationMode.UNCHECKED_HASH
+# Byte-compiles ``(source, pyc)`` pairs for an interpreter whose bytecode is not the host's.
+Compiler = Callable[[Sequence[tuple[str, str]]], None]
 
 
 class Workspace:
-    """Owns a temporary folder for the whole run; removed on every exit path."""
+    """Owns a temporary folder for the whole run; removed on every exit path.
+
+    Bytecode is the host interpreter's, unless ``compiler`` compiles it for another interpreter
+    whose ``__pycache__`` files are named ``cache_tag``: then edited modules get none, and the
+    candidate's interpreter compiles them at import.
+    """
 
     def __init__(
         self,
@@ -32,8 +39,12 @@ class Workspace:
         *,
         parent: Path | None = None,
         max_unpacked: int = DEFAULT_MAX_UNPACKED,
+        cache_tag: str | None = None,
+        compiler: Compiler | None = None,
     ) -> None:
         self.wheels = tuple(wheels)
+        self._cache_tag = cache_tag or sys.implementation.cache_tag
+        self._compiler = compiler
         self.root = Path(tempfile.mkdtemp(prefix="wheel-ddmin-", dir=parent))
         self.scratch = self.root / "scratch"
         self._max_unpacked = max_unpacked
@@ -66,6 +77,9 @@ class Workspace:
         """
         sources = [m.path for m in self.wheels[wheel].members if m.path.endswith(".py")]
         jobs = [(str(self.source(Key(wheel, p))), str(self._pyc(Key(wheel, p)))) for p in sources]
+        if self._compiler is not None:
+            self._compiler(jobs)
+            return
         with ProcessPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
             list(pool.map(_compile_one, jobs, chunksize=32))
 
@@ -155,14 +169,16 @@ class Workspace:
             _link(self.source(key), target)
         if key.path.endswith(".py"):
             pyc = self._compile(edited) if edited is not None else self._pyc(key)
-            if pyc.exists():
-                cached = Path(cache_from_source(str(target)))
+            if pyc is not None and pyc.exists():
+                cached = target.parent / "__pycache__" / f"{target.stem}.{self._cache_tag}.pyc"
                 cached.parent.mkdir(exist_ok=True)
                 cached.unlink(missing_ok=True)
                 _link(pyc, cached)
 
-    def _compile(self, source: bytes) -> Path:
+    def _compile(self, source: bytes) -> Path | None:
         """Byte-compile an edited module once per distinct content, not once per run."""
+        if self._compiler is not None:
+            return None  # one run of another interpreter per edit would cost more than it saves
         digest = content_digest(source)
         with self._lock:
             if digest not in self._compiled:

@@ -4,7 +4,7 @@ The check's ``python`` is a launcher that runs ``python -S _check_boot.py ARGS``
 plays ``python ARGS`` for the usual forms (``-c CODE``, ``-m MODULE``, ``SCRIPT``), with the
 tracer on, and writes what it saw (see ``_trace.Tracer.collect``) to
 ``$WHEEL_DDMIN_TRACE_DIR/<pid>.json`` at exit. Anything else (other interpreter flags) runs
-untraced, as plain ``python -S ARGS``, and leaves a note saying so.
+untraced, as plain ``python -S ARGS`` on the target, and leaves a note saying so.
 """
 
 from __future__ import annotations
@@ -35,7 +35,9 @@ def main(args: list[str]) -> None:
         if root and folder:  # say so: what this python runs stays unknown, not unused
             with open(os.path.join(folder, f"{os.getpid()}.json"), "w", encoding="utf-8") as handle:
                 json.dump({"untraced": True}, handle)
-        os.execv(sys.executable, [sys.executable, "-S", *args])
+        # The target's own command line: behind an emulator, sys.executable cannot be exec'd directly.
+        argv = json.loads(os.environ.get("WHEEL_DDMIN_TARGET_ARGV") or "null") or [sys.executable]
+        os.execvp(argv[0], [*argv, "-S", *args])
     if root and folder:
         tracer = Tracer([root])
         atexit.register(_write_trace, tracer, folder)

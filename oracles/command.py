@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import shlex
+import subprocess
 import sys
 import tempfile
 from collections.abc import Mapping, Sequence
@@ -16,6 +18,7 @@ from oracles import harness
 from oracles._trace import relative, relative_coverage
 from oracles.code_trace import TracedRun, env_key, traced_run
 from oracles.protocol import Coverage, Outcome, Traps, Verdict
+from oracles.target import Target
 
 REFERENCE_TIMEOUT = 300.0
 BOOT = Path(__file__).with_name("_check_boot.py")
@@ -24,12 +27,19 @@ BOOT = Path(__file__).with_name("_check_boot.py")
 class CommandOracle:
     """Runs ``command`` through the shell with the candidate and the runtime importable.
 
-    ``python`` (and ``$WHEEL_DDMIN_PYTHON``) in the command is this interpreter without its
-    site-packages, so a numpy installed on the host can never stand in for the candidate's.
+    ``python`` (and ``$WHEEL_DDMIN_PYTHON``) in the command is the target interpreter (behind its
+    emulator, if any) without its site-packages, so a numpy installed on the host can never stand
+    in for the candidate's.
     """
 
     def __init__(
-        self, command: str, runtime_paths: Sequence[Path], scratch: Path, *, cwd: Path | None = None
+        self,
+        command: str,
+        runtime_paths: Sequence[Path],
+        scratch: Path,
+        target: Target,
+        *,
+        cwd: Path | None = None,
     ) -> None:
         self.command = command
         self.name = f"check {command!r}"
@@ -38,7 +48,8 @@ class CommandOracle:
         self._expected: bytes | None = None
         self._variants: dict[str, bytes] = {}  # what it printed under an added environment, by env_key
         self._scratch = scratch
-        self._python = _isolated_python(scratch)
+        self._target = target
+        self._python = _launcher(scratch / "check-bin", target.argv("-S", BOOT))
 
     def _run(
         self,
@@ -54,6 +65,8 @@ class CommandOracle:
             **(env or {}),
             "PYTHONPATH": os.pathsep.join(paths),
             "WHEEL_DDMIN_PYTHON": python,
+            # What the boot script runs for interpreter flags it cannot play itself.
+            "WHEEL_DDMIN_TARGET_ARGV": json.dumps(self._target.argv()),
             # This python first on PATH, so a plain `python` in the command is that one.
             "PATH": str(Path(python).parent) + os.pathsep + os.environ.get("PATH", ""),
         }
@@ -139,7 +152,11 @@ class CommandOracle:
         return done, (opened, coverage)
 
     def check_installed(self, venv_python: Path, *, timeout: float) -> Verdict:
-        return self._judge(self._run([], timeout, python=str(venv_python)))
+        python = venv_python
+        if self._target.emulated:  # the venv's python is the target's binary: run it through the emulator
+            folder = Path(tempfile.mkdtemp(prefix="venv-bin-", dir=self._scratch))
+            python = _launcher(folder, self._target.argv(executable=venv_python))
+        return self._judge(self._run([], timeout, python=str(python)))
 
     def _judge(self, done: harness.Completed, expected: bytes | None = None) -> Verdict:
         if done.timed_out:
@@ -159,15 +176,14 @@ def _load(trace: Path) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def _isolated_python(scratch: Path) -> Path:
-    """A ``python`` launcher: this interpreter with ``-S`` (no site-packages), traced by the boot script."""
-    folder = scratch / "check-bin"
+def _launcher(folder: Path, argv: Sequence[str]) -> Path:
+    """A ``python`` in ``folder`` that runs ``argv`` with the arguments it is given."""
     folder.mkdir(parents=True, exist_ok=True)
     if sys.platform == "win32":
         launcher = folder / "python.bat"
-        launcher.write_text(f'@"{sys.executable}" -S "{BOOT}" %*\r\n', encoding="utf-8")
+        launcher.write_text("@" + subprocess.list2cmdline(list(argv)) + " %*\r\n", encoding="utf-8")
     else:
         launcher = folder / "python"
-        launcher.write_text(f'#!/bin/sh\nexec "{sys.executable}" -S "{BOOT}" "$@"\n', encoding="utf-8")
+        launcher.write_text(f'#!/bin/sh\nexec {shlex.join(argv)} "$@"\n', encoding="utf-8")
         launcher.chmod(0o755)
     return launcher

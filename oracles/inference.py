@@ -5,7 +5,6 @@ from __future__ import annotations
 import itertools
 import json
 import shutil
-import sys
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ from oracles.code_trace import TracedRun, env_key, traced_run
 from oracles.npz import Array
 from oracles.protocol import Coverage, Outcome, Traps, Verdict
 from oracles.runtime import Runtime
+from oracles.target import Target
 
 PROBE = Path(__file__).with_name("_probe.py")
 DEFAULT_MODEL = Path(__file__).with_name("data") / "default_model.tflite"
@@ -44,7 +44,7 @@ class Model:
 
 
 class InferenceOracle:
-    """Runs all models in one fresh, isolated interpreter per candidate."""
+    """Runs all models in one fresh, isolated interpreter of the target per candidate."""
 
     name = "inference"
 
@@ -53,13 +53,12 @@ class InferenceOracle:
         models: Sequence[Model],
         runtime: Runtime,
         scratch: Path,
-        *,
-        python: str = sys.executable,
+        target: Target,
     ) -> None:
         for model in models:
             model.validate()
         self.runtime = runtime
-        self.python = python
+        self.target = target
         self._scratch = scratch
         self._counter = itertools.count()
         self._models = [self._model_spec(i, m) for i, m in enumerate(models)]
@@ -222,7 +221,7 @@ class InferenceOracle:
             # -I -S: no site-packages, no PYTHON* variables, no script folder: nothing but the spec's paths.
             # A venv's own python keeps its site-packages (that is what was installed there).
             flags = ["-I", "-S"] if python is None else ["-I"]
-            argv = [python or self.python, *flags, str(PROBE), str(folder / "spec.json")]
+            argv = self.target.argv(*flags, PROBE, folder / "spec.json", executable=python)
             environ = harness.python_env(env)
             if run is not None:
                 argv, environ = run.argv(argv), run.env(environ)

@@ -15,12 +15,12 @@ from email.parser import Parser
 from pathlib import Path
 
 from packaging.requirements import Requirement
-from packaging.tags import sys_tags
 from packaging.utils import canonicalize_name, parse_wheel_filename
 from packaging.version import Version
 
 from minimizer.errors import InputError
 from oracles import pip
+from oracles.target import Target
 
 # The last tflite-runtime release; it is built against numpy 1.x.
 KNOWN = {
@@ -33,7 +33,10 @@ RESOLVED = "resolved.json"  # in the wheel cache: what each unpinned requirement
 
 @dataclass(frozen=True, slots=True)
 class Runtime:
-    """An installed runtime: its wheel (for the final pip install) and an importable folder."""
+    """An installed runtime: its wheel (for the final pip install) and an importable folder.
+
+    Both fit the target the runtime was provided for; the folder's name carries the target's key.
+    """
 
     name: str
     version: str
@@ -61,25 +64,25 @@ def default_for(numpy_version: Version) -> str:
     return "tflite-runtime" if numpy_version.major < 2 else "ai-edge-litert"
 
 
-def provide(choice: str, cache: Path, *, refresh: bool = False) -> Runtime:
-    """A runtime by name (downloaded from the package index) or from a local wheel path."""
+def provide(choice: str, cache: Path, target: Target, *, refresh: bool = False) -> Runtime:
+    """A runtime by name (downloaded for ``target`` from the package index) or a local wheel path."""
     if choice.endswith(".whl"):
         wheel = Path(choice)
         if not wheel.is_file():
             raise InputError(f"runtime wheel not found: {choice}")
     elif choice in KNOWN:
-        wheel = cached_download(KNOWN[choice][0], cache / "wheels", refresh=refresh)
+        wheel = cached_download(KNOWN[choice][0], cache / "wheels", target, refresh=refresh)
     else:
         raise InputError(f"unknown runtime {choice!r}: use tflite-runtime, ai-edge-litert or a .whl")
-    return install(wheel, cache)
+    return install(wheel, cache, target)
 
 
 def is_runtime(wheel_name: str) -> bool:
     return parse_wheel_filename(wheel_name)[0] in MODULES
 
 
-def install(wheel: Path, cache: Path, *, itself: bool = True) -> Runtime:
-    """Install a runtime wheel and its dependencies, never numpy, into a cached folder.
+def install(wheel: Path, cache: Path, target: Target, *, itself: bool = True) -> Runtime:
+    """Install a runtime wheel and its dependencies, never numpy, for ``target`` into a cached folder.
 
     ``itself=False`` installs the dependencies alone: the runtime is then one of the wheels being
     minimized, and the candidate tree brings it. The dependencies' wheels are kept in the cache
@@ -89,14 +92,17 @@ def install(wheel: Path, cache: Path, *, itself: bool = True) -> Runtime:
     module = MODULES.get(name)
     if module is None:
         raise InputError(f"{wheel.name} is not a known TensorFlow Lite runtime")
+    if not target.accepts(frozenset(parse_wheel_filename(wheel.name)[3])):
+        raise InputError(f"runtime {wheel.name} does not fit {target.describe()}")
     suffix = "" if itself else "-dependencies"
-    tree = cache / "runtimes" / (wheel.name.removesuffix(".whl") + suffix)
-    dependencies = tuple(_dependencies_but_numpy(wheel))
-    wheels = _dependency_wheels(wheel, dependencies, cache) if dependencies else ()
+    # Keyed by the target too: an aarch64 tree never serves an x86_64 run, nor a 3.12 tree a 3.11 one.
+    tree = cache / "runtimes" / f"{wheel.name.removesuffix('.whl')}{suffix}-{target.key}"
+    dependencies = tuple(_dependencies_but_numpy(wheel, target))
+    wheels = _dependency_wheels(wheel, dependencies, cache, target) if dependencies else ()
     if not (tree / ".complete").exists():
         shutil.rmtree(tree, ignore_errors=True)
         tree.mkdir(parents=True)
-        pip.install_target([wheel, *wheels] if itself else list(wheels), tree)
+        pip.install_target([wheel, *wheels] if itself else list(wheels), tree, options=target.pip_options)
         # A dependency may still have pulled numpy in; the candidate must be the only numpy in sight.
         for stray in [tree / "numpy", *tree.glob("numpy-*.dist-info"), tree / "numpy.libs"]:
             shutil.rmtree(stray, ignore_errors=True)
@@ -104,15 +110,17 @@ def install(wheel: Path, cache: Path, *, itself: bool = True) -> Runtime:
     return Runtime(str(name), str(version), module, wheel, tree, dependencies, wheels)
 
 
-def _dependency_wheels(wheel: Path, requirements: Sequence[str], cache: Path) -> tuple[Path, ...]:
-    """The wheels of ``requirements`` and of what they need, downloaded once; numpy's left out."""
-    folder = cache / "dependencies" / wheel.name.removesuffix(".whl")
+def _dependency_wheels(
+    wheel: Path, requirements: Sequence[str], cache: Path, target: Target
+) -> tuple[Path, ...]:
+    """The wheels for ``target`` of ``requirements`` and of what they need, downloaded once; no numpy."""
+    folder = cache / "dependencies" / f"{wheel.name.removesuffix('.whl')}-{target.key}"
     if not (folder / ".complete").exists():
         # Filled aside, then renamed into place: other runs share the cache and may race us here.
         folder.parent.mkdir(parents=True, exist_ok=True)
         partial = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
         try:
-            pip.wheels_of(requirements, partial)
+            pip.wheels_of(requirements, partial, target)
             (partial / ".complete").write_text("")
             shutil.rmtree(folder, ignore_errors=True)
             with contextlib.suppress(OSError):  # another run got there first: its copy serves
@@ -123,56 +131,55 @@ def _dependency_wheels(wheel: Path, requirements: Sequence[str], cache: Path) ->
     return tuple(w for w in found if parse_wheel_filename(w.name)[0] != "numpy")
 
 
-def cached_download(requirement: str, dest: Path, *, refresh: bool = False) -> Path:
-    """A requirement's wheel from the cache when the cache can answer; else from the package index.
+def cached_download(requirement: str, dest: Path, target: Target, *, refresh: bool = False) -> Path:
+    """A requirement's wheel for ``target`` from the cache when the cache can answer; else from the index.
 
-    A pin (``==``) is answered by any cached wheel of that version. Anything else is resolved against
-    the index once, to the newest release that fits this interpreter, and that answer is kept in
-    ``resolved.json`` and reused, offline too, until ``refresh`` asks the index again.
+    A pin (``==``) is answered by any cached wheel of that version that fits the target. Anything
+    else is resolved against the index once, to the newest release that fits the target, and that
+    answer is kept in ``resolved.json`` and reused, offline too, until ``refresh`` asks the index again.
     """
     req = Requirement(requirement)
     pinned = [s.version for s in req.specifier if s.operator == "=="]
     if not refresh:
-        found = _cached_pin(req, pinned[0], dest) if pinned else _resolved(requirement, dest)
+        found = _cached_pin(req, pinned[0], dest, target) if pinned else _resolved(requirement, dest, target)
         if found is not None:
             return found
-    wheel = pip.download(requirement, dest)
+    wheel = pip.download(requirement, dest, target)
     if not pinned:
-        _remember(requirement, wheel, dest)
+        _remember(requirement, wheel, dest, target)
     return wheel
 
 
-def _cached_pin(req: Requirement, pin: str, dest: Path) -> Path | None:
-    supported = set(sys_tags())
+def _cached_pin(req: Requirement, pin: str, dest: Path, target: Target) -> Path | None:
     for candidate in sorted(dest.glob("*.whl")):
         name, version, _, tags = parse_wheel_filename(candidate.name)
-        if name == canonicalize_name(req.name) and Version(pin) == version and tags & supported:
+        if name == canonicalize_name(req.name) and Version(pin) == version and target.accepts(tags):
             return candidate
     return None
 
 
-def _resolution_key(requirement: str) -> str:
+def _resolution_key(requirement: str, target: Target) -> str:
     # The same requirement resolves to another wheel for another interpreter or platform.
-    return f"{Requirement(requirement)} for {next(iter(sys_tags()))}"
+    return f"{Requirement(requirement)} for {target.key}"
 
 
-def _resolved(requirement: str, dest: Path) -> Path | None:
+def _resolved(requirement: str, dest: Path, target: Target) -> Path | None:
     try:
         known = json.loads((dest / RESOLVED).read_text(encoding="utf-8"))
-        wheel = dest / known[_resolution_key(requirement)]
+        wheel = dest / known[_resolution_key(requirement, target)]
     except (OSError, ValueError, KeyError, TypeError):
         return None
     return wheel if wheel.is_file() else None
 
 
-def _remember(requirement: str, wheel: Path, dest: Path) -> None:
+def _remember(requirement: str, wheel: Path, dest: Path, target: Target) -> None:
     """Record what an unpinned requirement resolved to (replaced whole: other runs share the cache)."""
     try:
         known = json.loads((dest / RESOLVED).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         known = {}
     known = known if isinstance(known, dict) else {}
-    known[_resolution_key(requirement)] = wheel.name
+    known[_resolution_key(requirement, target)] = wheel.name
     fd, tmp = tempfile.mkstemp(prefix=f".{RESOLVED}.", dir=dest)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
@@ -183,7 +190,7 @@ def _remember(requirement: str, wheel: Path, dest: Path) -> None:
         raise
 
 
-def _dependencies_but_numpy(wheel: Path) -> list[str]:
+def _dependencies_but_numpy(wheel: Path, target: Target) -> list[str]:
     with zipfile.ZipFile(wheel) as archive:
         metadata_name = next(n for n in archive.namelist() if n.endswith(".dist-info/METADATA"))
         metadata = Parser().parsestr(archive.read(metadata_name).decode())
@@ -192,6 +199,6 @@ def _dependencies_but_numpy(wheel: Path) -> list[str]:
         req = Requirement(line)
         if canonicalize_name(req.name) == "numpy":
             continue
-        if req.marker is None or req.marker.evaluate({"extra": ""}):
+        if target.wants(req.marker):
             deps.append(str(req))
     return deps

@@ -140,7 +140,7 @@ def _build(request: Request, pins: Mapping[str, str], target: ForPython, folder:
         for wheel in set((work / "wheels").glob("*.whl")) - set(wheels):
             wheel.unlink()
         (work / "tree").mkdir()
-        pip.install_target(wheels, work / "tree")
+        pip.install_target(wheels, work / "tree", options=target.pip_options)
         (work / ".complete").write_text(request.describe() + "\n")
         _publish(work, folder)
     finally:

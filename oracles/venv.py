@@ -1,43 +1,37 @@
-"""A fresh virtual environment for the final check, removed when done."""
+"""A fresh virtual environment made by the target interpreter for the final check, removed when done."""
 
 from __future__ import annotations
 
 import shutil
-import sys
 import tempfile
-import venv
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from minimizer.errors import OracleError
 from oracles import harness
+from oracles.target import Target
 
-ENSUREPIP_TIMEOUT = 300.0
+VENV_TIMEOUT = 300.0
 
 
 @contextmanager
-def fresh_venv(parent: Path | None = None) -> Iterator[Path]:
-    """Yield the python of a new venv with its own pip, and nothing else installed.
+def fresh_venv(target: Target, parent: Path | None = None) -> Iterator[Path]:
+    """Yield the python of a new venv of ``target``, with nothing installed, not even pip.
 
-    ensurepip runs as our own subprocess, with its temporary folder inside the venv's folder: an
-    interrupt kills it there, and removing the folder removes what it unpacked.
+    ``venv`` without pip runs in the target alone; pip comes from ``oracles.pip``, which runs the
+    target's bundled pip wheel (ensurepip would start a second interpreter, which an emulator
+    without binfmt handlers cannot), with its temporary folder inside this one.
     """
     root = Path(tempfile.mkdtemp(prefix="wheel-ddmin-venv-", dir=parent))
     try:
-        venv.EnvBuilder(with_pip=False, clear=True).create(root / "env")
-        bindir = "Scripts" if sys.platform == "win32" else "bin"
-        python = root / "env" / bindir / ("python.exe" if sys.platform == "win32" else "python")
-        tmp = root / "tmp"
-        tmp.mkdir()
-        env = harness.python_env({"TMPDIR": str(tmp), "TEMP": str(tmp), "TMP": str(tmp)})
-        done = harness.run(
-            [str(python), "-m", "ensurepip", "--upgrade", "--default-pip"], timeout=ENSUREPIP_TIMEOUT, env=env
-        )
+        env = root / "env"
+        argv = target.argv("-I", "-m", "venv", "--without-pip", env)
+        done = harness.run(argv, timeout=VENV_TIMEOUT, env=harness.python_env())
         if done.returncode != 0:
-            raise OracleError(
-                f"cannot set up pip in a fresh venv: {done.last_error_line() or 'ensurepip failed'}"
-            )
-        yield python
+            detail = "timed out" if done.timed_out else done.last_error_line()
+            raise OracleError(f"{target.describe()} could not make a venv: {detail}")
+        windows = target.system == "Windows"
+        yield env / ("Scripts" if windows else "bin") / ("python.exe" if windows else "python")
     finally:
         shutil.rmtree(root, ignore_errors=True)

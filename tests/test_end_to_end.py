@@ -12,6 +12,7 @@ import pytest
 
 from minimizer import cli
 from oracles import runtime as runtimes
+from oracles.target import probe
 from tests.conftest import FIXTURES
 
 pytestmark = [
@@ -26,7 +27,7 @@ NUMPY = "numpy==1.26.4"
 
 @pytest.fixture(scope="module")
 def numpy_wheel() -> Path:
-    return runtimes.cached_download(NUMPY, runtimes.cache_root() / "wheels")
+    return runtimes.cached_download(NUMPY, runtimes.cache_root() / "wheels", probe())
 
 
 def test_files_pass_on_real_numpy(numpy_wheel: Path, tmp_path: Path) -> None:
@@ -95,7 +96,7 @@ def test_user_inputs_are_fed_to_the_model(
 
 def test_numpy_2_with_ai_edge_litert(tmp_path: Path) -> None:
     """numpy 2.x (numpy/_core, scipy-openblas) picks ai-edge-litert by default and minimizes."""
-    wheel = runtimes.cached_download("numpy==2.4.6", runtimes.cache_root() / "wheels")
+    wheel = runtimes.cached_download("numpy==2.4.6", runtimes.cache_root() / "wheels", probe())
     out, report = tmp_path / "out", tmp_path / "report.json"
     argv = [
         str(wheel),

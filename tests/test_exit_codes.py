@@ -122,18 +122,21 @@ def test_the_progress_bar_names_the_stage_and_the_runs() -> None:
 def test_a_venv_cut_short_leaves_nothing_in_the_temp_folder(
     tmp_path: Path, private_tmp: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """ensurepip killed half-way (as an interrupt of the final check does) must not leak its folders."""
+    """pip killed half-way in the fresh venv (as an interrupt of the final check does) leaks no folder."""
     from minimizer.errors import OracleError
-    from oracles import harness, venv
+    from oracles import harness, pip, venv
+    from oracles.target import probe
 
     run = harness.run
 
     def cut_short(argv: list[str], **kwargs: object) -> harness.Completed:
         return run(argv, **{**kwargs, "timeout": 0.3})  # type: ignore[arg-type]
 
-    monkeypatch.setattr(harness, "run", cut_short)
+    target = probe()
     scratch = tmp_path / "scratch"
     scratch.mkdir()
-    with pytest.raises(OracleError, match="cannot set up pip"), venv.fresh_venv(scratch):
-        pass
+    with venv.fresh_venv(target, scratch) as python:
+        monkeypatch.setattr(harness, "run", cut_short)
+        with pytest.raises(OracleError, match="pip install failed"):
+            pip.install_venv(target, python, [Path(target.pip_wheel)])
     assert list(private_tmp.iterdir()) == [] and list(scratch.iterdir()) == []

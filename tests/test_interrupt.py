@@ -21,6 +21,8 @@ from minimizer.errors import InputError, WheelDdminWarning
 from minimizer.journal import FILENAME as JOURNAL
 from minimizer.wheelfile import read_wheel
 from oracles import harness
+from oracles.pip import install_venv
+from oracles.target import probe
 from oracles.venv import fresh_venv
 from tests.conftest import REPO
 from tests.test_integration import CHECK, ENTRY_POINTS, TOY
@@ -73,8 +75,10 @@ def toy_wheel(wheel_factory: Callable[..., Path]) -> Path:
 
 @pytest.fixture(scope="module")
 def venv_python(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """One venv for the module: each written wheel is pip installed into it and run."""
-    with fresh_venv(tmp_path_factory.mktemp("venv")) as python:
+    """One venv for the module, with pip: each written wheel is pip installed into it and run."""
+    target = probe()
+    with fresh_venv(target, tmp_path_factory.mktemp("venv")) as python:
+        install_venv(target, python, [Path(target.pip_wheel)])
         yield python
 
 
@@ -175,7 +179,7 @@ def test_journal_header_holds_what_changes_verdicts(toy_wheel: Path) -> None:
     tflite = Runtime("tflite-runtime", "2.14.0", "m", Path("tflite_runtime-2.14.0-x.whl"), Path("t"))
 
     def header(runtime: Runtime, timeout: float | None) -> dict[str, object]:
-        return options.job_header([wheel], [], [CHECK], by_name(["files"]), [], runtime, timeout)
+        return options.job_header([wheel], [], [CHECK], by_name(["files"]), [], runtime, timeout, probe())
 
     assert header(litert, None) == header(litert, None)
     assert header(litert, None) != header(tflite, None)

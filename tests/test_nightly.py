@@ -137,7 +137,15 @@ def test_report_values_describe_the_actual_files(toy_wheel: Path, tmp_path: Path
     assert data["environment"] == {
         "python": platform.python_version(),
         "implementation": sys.implementation.name,
-        "platform": platform.platform(),
+        # The target's (here this interpreter's): system, machine and glibc, not the host's kernel.
+        "platform": f"{platform.system()}-{platform.machine()}" + _glibc(),
+        "machine": platform.machine(),
+        "emulator": "",
         "numpy": "",
         "runtime": "",
     }
+
+
+def _glibc() -> str:
+    name, version = platform.libc_ver()
+    return f"-glibc{version}" if name == "glibc" else ""

@@ -8,7 +8,6 @@ same outputs is, as always, the oracle's call. ELF only (Linux wheels).
 from __future__ import annotations
 
 import posixpath
-import sys
 
 from minimizer.errors import ElfError
 from minimizer.passes.elf_members import ElfMembers
@@ -25,7 +24,7 @@ class NativeDepsPass:
         self._elf = ElfMembers()
 
     def applies(self, search: Search) -> bool:
-        return sys.platform.startswith("linux")
+        return search.system == "Linux"
 
     def reduce(self, state: State, search: Search) -> State:
         objects = self._elf.shared_objects(state, search)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-
 from minimizer.ddmin import sweep
 from minimizer.errors import ElfError
 from minimizer.passes.elf_members import ElfMembers
@@ -20,7 +18,7 @@ class StripPass:
         self._elf = ElfMembers()
 
     def applies(self, search: Search) -> bool:
-        return sys.platform.startswith("linux")
+        return search.system == "Linux"
 
     def reduce(self, state: State, search: Search) -> State:
         stripped = self._worth_stripping(state, search)
