@@ -10,11 +10,37 @@ import lief
 
 from minimizer.errors import ElfError
 
-__all__ = ["drop_needed", "is_elf", "needed", "parse", "strip", "text"]
+__all__ = ["drop_needed", "is_elf", "machine", "needed", "parse", "strip", "target_machine", "text"]
 
 _MAGIC = b"\x7fELF"
 _ELF = lief.ELF
 _KEPT_UNALLOCATED = frozenset({".shstrtab"})
+_E_MACHINE = {
+    3: "I386",
+    20: "PPC",
+    21: "PPC64",
+    22: "S390",
+    40: "ARM",
+    62: "X86_64",
+    183: "AARCH64",
+    243: "RISCV",
+}
+# platform.machine() names -> the ELF header's e_machine, as LIEF spells it.
+_MACHINES = {
+    "x86_64": "X86_64",
+    "amd64": "X86_64",
+    "i386": "I386",
+    "i686": "I386",
+    "aarch64": "AARCH64",
+    "arm64": "AARCH64",
+    "armv6l": "ARM",
+    "armv7l": "ARM",
+    "armv8l": "ARM",
+    "ppc64": "PPC64",
+    "ppc64le": "PPC64",
+    "s390x": "S390",
+    "riscv64": "RISCV",
+}
 
 
 @contextmanager
@@ -83,6 +109,19 @@ def is_elf(data: bytes) -> bool:
     except ElfError:
         return False
     return True
+
+
+def machine(data: bytes) -> str:
+    """The ELF header's machine (``X86_64``, ``AARCH64``, ``ARM``), read without parsing the rest."""
+    if data[:4] != _MAGIC or len(data) < 20 or data[5] not in (1, 2):
+        raise ElfError("not an ELF file (bad header)")
+    code = int.from_bytes(data[18:20], "little" if data[5] == 1 else "big")
+    return _E_MACHINE.get(code, f"EM_{code}")
+
+
+def target_machine(platform_machine: str) -> str | None:
+    """The ELF machine an interpreter on ``platform_machine`` loads, or None when not known here."""
+    return _MACHINES.get(platform_machine.lower())
 
 
 def _needed_of(binary: lief.ELF.Binary) -> tuple[str, ...]:

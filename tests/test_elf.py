@@ -8,6 +8,7 @@ import shutil
 import signal
 import subprocess
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,12 +56,12 @@ class Built:
     user: bytes
 
 
-def _gcc(*args: str | Path) -> None:
-    assert GCC is not None
-    subprocess.run([GCC, *map(str, args)], check=True, capture_output=True)
+def _gcc(*args: str | Path, gcc: str | None = GCC) -> None:
+    assert gcc is not None
+    subprocess.run([gcc, *map(str, args)], check=True, capture_output=True)
 
 
-def _build(root: Path, *, versioned: bool, user_c: str = USER_C) -> Built:
+def _build(root: Path, *, versioned: bool, user_c: str = USER_C, gcc: str | None = GCC) -> Built:
     lib_dir = root / "lib"
     lib_dir.mkdir(parents=True)
     (root / "foo.c").write_text(FOO_C)
@@ -78,9 +79,10 @@ def _build(root: Path, *, versioned: bool, user_c: str = USER_C) -> Built:
         "-o",
         lib_dir / "libfoo.so",
         root / "foo.c",
+        gcc=gcc,
     )
     # No rpath: libuser finds libfoo only through LD_LIBRARY_PATH.
-    _gcc(*common, "-o", root / "libuser.so", root / "user.c", f"-L{lib_dir}", "-lfoo")
+    _gcc(*common, "-o", root / "libuser.so", root / "user.c", f"-L{lib_dir}", "-lfoo", gcc=gcc)
     return Built(
         lib_dir,
         (lib_dir / "libfoo.so").read_bytes(),
@@ -96,14 +98,16 @@ def built(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
     return _build(tmp_path_factory.mktemp("elf"), versioned=versioned)
 
 
-def _run(obj: bytes, tmp_path: Path, *, call: bool, lib_dir: Path | None) -> subprocess.CompletedProcess[str]:
+def _run(
+    obj: bytes, tmp_path: Path, *, call: bool, lib_dir: Path | None, python: Sequence[str] = (sys.executable,)
+) -> subprocess.CompletedProcess[str]:
     # A subprocess, so that a crashing load or call cannot take pytest down.
     path = tmp_path / "probe.so"
     path.write_bytes(obj)
     env = {k: v for k, v in os.environ.items() if k != "LD_LIBRARY_PATH"}
     if lib_dir is not None:
         env["LD_LIBRARY_PATH"] = str(lib_dir)
-    argv = [sys.executable, "-S", "-c", PROBE, str(path), "call" if call else "load"]
+    argv = [*python, "-S", "-c", PROBE, str(path), "call" if call else "load"]
     return subprocess.run(argv, check=False, env=env, capture_output=True, text=True, timeout=30)
 
 

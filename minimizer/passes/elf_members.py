@@ -1,4 +1,4 @@
-"""The ELF shared objects of a state, with LIEF's slow answers cached by content."""
+"""The ELF shared objects of a state that the target loads, with LIEF's slow answers cached by content."""
 
 from __future__ import annotations
 
@@ -17,11 +17,13 @@ class ElfMembers:
 
     @staticmethod
     def shared_objects(state: State, search: Search) -> dict[Key, bytes]:
+        """Objects built for the target's machine: no run on the target could judge an edit of another."""
+        wanted = elf.target_machine(search.machine)
         objects = {}
         for key in sorted(state.files):
             if ".so" in key.path.rsplit("/", 1)[-1] or key.path.endswith((".pyd", ".dylib")):
                 data = search.workspace.read(key, state)
-                if elf.is_elf(data):
+                if elf.is_elf(data) and wanted in (None, elf.machine(data)):
                     objects[key] = data
         return objects
 
