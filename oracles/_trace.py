@@ -32,6 +32,7 @@ _MACHINERY = frozenset(
 _TOOL_NAME = "wheel-ddmin"
 _TOOL_IDS = (4, 3)  # sys.monitoring tool ids, 3.12+
 _OPTIMIZED = 0x1  # inspect.CO_OPTIMIZED: set on function code, not on module and class bodies
+MAPS_ENV = "WHEEL_DDMIN_MAPS"  # set by oracles.codetrace: where to copy the memory map at collect()
 
 
 class Tracer:
@@ -116,6 +117,7 @@ class Tracer:
     # The result --------------------------------------------------------------------------------
 
     def collect(self) -> dict[str, list[Any]]:
+        dump_maps()
         if not self.roots:
             return {"opened": [], "ran": [], "reads": []}
         self._stop_coverage()
@@ -198,6 +200,18 @@ def _origin(value: object, depth: int = 0) -> str:
         inner = _origin(attributes["__wrapped__"], depth + 1)
         return f"{type(value).__name__} of {inner}" if inner else ""
     return ""
+
+
+def dump_maps() -> None:
+    """Copy ``/proc/self/maps`` where ``$WHEEL_DDMIN_MAPS`` says, if it says: an emulator's code log
+    names guest addresses, and this map places them in files (``oracles.codetrace``)."""
+    target = os.environ.get(MAPS_ENV)
+    if not target:
+        return
+    with open("/proc/self/maps", encoding="utf-8", errors="replace") as source:
+        text = source.read()
+    with open(target, "w", encoding="utf-8") as handle:
+        handle.write(text)
 
 
 def relative(paths: Iterable[str], tree: Path) -> frozenset[str]:

@@ -1,0 +1,148 @@
+"""Code tracing under qemu-user: which functions of a shared object ran, in load-relative addresses."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import lief
+import pytest
+
+from minimizer.errors import OracleError
+from oracles import codetrace, harness
+from oracles.codetrace import Region, executed, log_blocks, parse_maps
+from oracles.target import Target, probe
+from tests.targets import arm64_python, cross_gcc
+
+AARCH64_LOG = """\
+----------------
+IN:
+0x5500817850:  a9b27bfd  stp      x29, x30, [sp, #-0xe0]!
+0x5500817854:  b0000144  adrp     x4, #0x5500840000
+
+----------------
+IN: _start
+0x5500900000:  d503201f  nop
+"""
+X86_LOG = """\
+----------------
+IN:
+0x400081bb70:  48 89 e7                 movq     %rsp, %rdi
+0x400081bb73:  e8 f8 0b 00 00           callq    0x400081c770
+"""
+MAPS = """\
+400000-916000 r-xp 00000000 fe:00 5448242                    /usr/bin/python3.11
+5500800000-5500810000 r--p 00000000 fe:00 1                   /lib/libx.so
+5500810000-5500820000 r-xp 0000f000 fe:00 1                   /lib/libx.so
+5500820000-5500821000 rw-p 00020000 fe:00 1                   /lib/libx.so
+5500830000-5500831000 rw-p 00000000 00:00 0
+5500900000-5500901000 r-xp 00000000 00:00 0                   [vdso]
+"""
+
+
+def test_blocks_span_from_first_instruction_to_the_end_of_the_last(tmp_path: Path) -> None:
+    log = tmp_path / "qemu.log"
+    log.write_text(AARCH64_LOG)
+    assert list(log_blocks(log)) == [(0x5500817850, 0x5500817858), (0x5500900000, 0x5500900004)]
+    log.write_text(X86_LOG)
+    assert list(log_blocks(log)) == [(0x400081BB70, 0x400081BB78)]
+    assert list(log_blocks(tmp_path / "absent.log")) == []
+
+
+def test_maps_keep_files_only() -> None:
+    regions = parse_maps(MAPS)
+    assert [r.path for r in regions] == ["/usr/bin/python3.11", *["/lib/libx.so"] * 3]
+    assert regions[2] == Region(0x5500810000, 0x5500820000, "r-xp", 0xF000, "/lib/libx.so")
+
+
+def test_addresses_become_load_relative_per_file() -> None:
+    """Relative to where the file's offset 0 was mapped: segments need not keep file offsets apart."""
+    blocks = [(0x5500810100, 0x5500810110), (0x5500810110, 0x5500810120), (0x5500818000, 0x5500818004)]
+    blocks += [(0x5500900000, 0x5500900004), (0x5500830010, 0x5500830014)]  # vdso; anonymous memory
+    code = executed(blocks, parse_maps(MAPS))
+    assert code.ranges == {"/lib/libx.so": ((0x10100, 0x10120), (0x18000, 0x18004))}
+    assert (code.blocks, code.unmapped_blocks) == (5, 2)
+    assert code.ran("/lib/libx.so", 0x10000, 0x10101)
+    assert code.ran("/lib/libx.so", 0x1011F, 0x10200)
+    assert not code.ran("/lib/libx.so", 0x10120, 0x18000)
+    assert not code.ran("/lib/other.so", 0, 1 << 40)
+
+
+def test_a_native_target_cannot_be_traced(tmp_path: Path) -> None:
+    with pytest.raises(OracleError, match="qemu-user"):
+        codetrace.run_traced(probe(), tmp_path / "x.py", timeout=10)
+    with pytest.raises(OracleError, match="qemu-user"):
+        codetrace.CodeTrace(probe(), tmp_path)
+
+
+# A real run: a shared object with a function that runs and one that never does.
+
+LIB_C = """
+int ran_function(int x) { return x * 3 + 1; }
+int never_ran(int x) { int s = 0; for (int i = 0; i < x; i++) s += i * i; return s; }
+"""
+SCRIPT = """
+import ctypes, sys
+lib = ctypes.CDLL(sys.argv[1])
+print(lib.ran_function(13))
+"""
+# As the inference probe does it: the tracer's collect() copies the memory map.
+PROBE_LIKE = f"""
+import sys
+sys.path.insert(0, {str(Path(codetrace.__file__).parent)!r})
+from _trace import Tracer
+{SCRIPT}
+Tracer([]).collect()
+"""
+
+
+def _build(machine: str, folder: Path) -> tuple[Path, dict[str, tuple[int, int]]]:
+    """The library, and its functions' load-relative ranges."""
+    (folder / "lib.c").write_text(LIB_C)
+    lib = folder / "libtraced.so"
+    subprocess.run([cross_gcc(machine), "-O1", "-shared", "-fPIC", "-o", lib, folder / "lib.c"], check=True)
+    binary = lief.ELF.parse(str(lib))
+    assert binary is not None
+    return lib, {s.name: (s.value, s.value + s.size) for s in binary.symbols if s.size}
+
+
+def _target(machine: str) -> Target:
+    if machine == "aarch64":
+        return probe(arm64_python())
+    qemu = shutil.which(f"qemu-{machine}")
+    if qemu is None:
+        pytest.skip(f"qemu-{machine} is not installed (apt-get install qemu-user)")
+    return probe([qemu, sys.executable])
+
+
+@pytest.mark.parametrize("machine", ["x86_64", "aarch64"])
+def test_the_functions_that_ran_and_those_that_did_not(machine: str, tmp_path: Path) -> None:
+    if machine == "x86_64" and os.uname().machine != "x86_64":
+        pytest.skip("the host-architecture case runs on x86_64 hosts")
+    target = _target(machine)
+    lib, symbols = _build(machine, tmp_path)
+    (tmp_path / "script.py").write_text(SCRIPT)
+    done, code = codetrace.run_traced(target, tmp_path / "script.py", [lib], timeout=120, scratch=tmp_path)
+    assert done.returncode == 0 and done.stdout == b"40\n", done.stderr
+    assert code.ran(str(lib), *symbols["ran_function"])
+    assert not code.ran(str(lib), *symbols["never_ran"])
+    assert code.blocks > 1000 and code.log_bytes > 0
+    assert not list(tmp_path.glob("codetrace-*")), "the log and the map are removed"
+
+
+def test_a_run_of_the_oracles_own_scripts_is_traced_through_its_environment(tmp_path: Path) -> None:
+    """What the machine-code pass does with an oracle's run: add the environment, run, collect."""
+    target = _target("aarch64")
+    lib, symbols = _build("aarch64", tmp_path)
+    (tmp_path / "probe_like.py").write_text(PROBE_LIKE)
+    with codetrace.CodeTrace(target, tmp_path) as trace:
+        argv = target.argv("-I", "-S", tmp_path / "probe_like.py", lib)
+        done = harness.run(argv, timeout=120, env=trace.env())
+        code = trace.collect()
+    assert done.returncode == 0 and done.stdout == b"40\n", done.stderr
+    assert code.ran(str(lib), *symbols["ran_function"]) and not code.ran(str(lib), *symbols["never_ran"])
+    with codetrace.CodeTrace(target, tmp_path) as untraced, pytest.raises(OracleError, match="no memory map"):
+        untraced.collect()
