@@ -26,7 +26,12 @@ FORMAT = "{desc}: {n_fmt} oracle runs [{elapsed}{postfix}]"
 
 
 class ProgressBar:
-    """One bar for the whole run; the postfix shows the best size so far."""
+    """One bar for the whole run; the postfix shows the best size so far and the time left.
+
+    How many runs a delta-debugging pass still needs is not known until it ends: each success
+    changes what comes next. What is known is the runs the pass has queued now and the mean cost of
+    a run so far; the bar shows that, a floor for the current pass, and says so.
+    """
 
     def __init__(self, *, enabled: bool, file: IO[str] | None = None) -> None:
         self._bar: tqdm[Any] | None = None
@@ -66,9 +71,30 @@ class ProgressBar:
         if progress.best_files:
             self._bar.set_postfix_str(
                 f"best {megabytes(progress.best_bytes)}, {progress.best_files} files, "
-                f"{progress.cache_hits} cache hits",
+                f"{progress.cache_hits} cache hits{time_left(progress)}",
                 refresh=False,
             )
         self._bar.update(progress.runs - self._bar.n)
         if progress.last is None:
             self._bar.refresh()  # a new stage shows at once, even when no run follows for a while
+
+
+def time_left(progress: Progress) -> str:
+    """``, 1.2 s/run, >= 3m20s left in files (64 runs queued)``, or just the mean while none is queued."""
+    if not progress.mean_seconds:
+        return ""
+    text = f", {progress.mean_seconds:.1f} s/run"
+    if progress.queued:
+        text += (
+            f", >= {_duration(progress.queued_seconds)} left in {progress.pass_name}"
+            f" ({progress.queued} runs queued)"
+        )
+    return text
+
+
+def _duration(seconds: float) -> str:
+    minutes, secs = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    if hours:
+        return f"{hours}h{minutes:02d}m"
+    return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"

@@ -56,6 +56,14 @@ class Progress:
     best_files: int
     last: Outcome | None  # None: a stage or pass begins, no oracle run behind this event
     stage: str = "search"
+    queued: int = 0  # runs the current pass has asked for and not yet had; it may ask for more
+    mean_seconds: float = 0.0  # one oracle run, on average so far
+    jobs: int = 1
+
+    @property
+    def queued_seconds(self) -> float:
+        """What the queued runs cost at the mean so far, ``jobs`` at a time: a floor for this pass."""
+        return -(-self.queued // max(self.jobs, 1)) * self.mean_seconds
 
 
 @dataclass(slots=True)
@@ -106,6 +114,8 @@ class Checker:
     _env_references: dict[str, str] = field(default_factory=dict)  # env_key -> why not ("": done)
     original: State | None = None
     _unresolved_in_a_row: int = 0
+    _run_seconds: float = 0.0
+    _queued: int = 0
 
     @property
     def elapsed(self) -> float:
@@ -167,6 +177,8 @@ class Checker:
         with self._lock:
             self.runs += 1
             self.stats().runs += 1
+            self._run_seconds += verdict.seconds
+            self._queued = max(self._queued - 1, 0)
         self._note_unresolved(verdict)
         if verdict.passed and track_best:
             self._consider_best(state)
@@ -268,6 +280,14 @@ class Checker:
 
     def first_passing(self, states: Sequence[State]) -> int | None:
         """Index of the first passing state, testing up to ``jobs`` at once, in order."""
+        # Runs after a passing one are not made, but a pass then asks for about as many again.
+        self._queued = sum(1 for s in states if not self._known(s))
+        try:
+            return self._first_passing(states)
+        finally:
+            self._queued = 0
+
+    def _first_passing(self, states: Sequence[State]) -> int | None:
         if self.jobs <= 1:
             return next((i for i, s in enumerate(states) if self.consider(s).passed), None)
         start = 0
@@ -342,7 +362,21 @@ class Checker:
         best = self.best
         size = self.workspace.compressed_bytes(best) if best is not None else 0
         files = len(best.files) if best is not None else 0
-        self.progress(Progress(self.pass_name, self.runs, self.cache_hits, size, files, outcome, self.stage))
+        mean = self._run_seconds / self.runs if self.runs else 0.0
+        self.progress(
+            Progress(
+                self.pass_name,
+                self.runs,
+                self.cache_hits,
+                size,
+                files,
+                outcome,
+                self.stage,
+                self._queued,
+                mean,
+                self.jobs,
+            )
+        )
 
 
 def journal_key(tag: str, state: State) -> str:
