@@ -7,17 +7,16 @@ import os
 import subprocess
 import zipfile
 from collections.abc import Callable
-from functools import partial
 from pathlib import Path
 
 import pytest
 
 from minimizer import cli
+from minimizer.api import workspace_for
 from minimizer.elf import machine, needed
 from minimizer.wheelfile import read_wheel
-from minimizer.workspace import Workspace
 from oracles import runtime
-from oracles.target import compile_bytecode, probe
+from oracles.target import probe
 from tests.conftest import FIXTURES, build_wheel
 from tests.targets import arm64_python, cross_gcc, pyenv_python
 from tests.test_integration import CHECK, ENTRY_POINTS, TOY
@@ -172,8 +171,7 @@ def test_a_pure_wheel_on_another_cpython(version: str, toy_wheel: Path, tmp_path
 
 def test_bytecode_is_compiled_by_a_target_of_another_version(toy_wheel: Path) -> None:
     target = probe(str(pyenv_python("3.12")))
-    compiler = partial(compile_bytecode, target)
-    workspace = Workspace([read_wheel(toy_wheel)], cache_tag=target.cache_tag, compiler=compiler)
+    workspace = workspace_for([read_wheel(toy_wheel)], target)
     with workspace, workspace.materialize(workspace.original()) as tree:
         pyc = tree / "toypkg" / "__pycache__" / "core.cpython-312.pyc"
         assert pyc.read_bytes()[:4].hex() == target.magic
