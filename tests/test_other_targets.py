@@ -200,3 +200,22 @@ def test_numpy_2_with_ai_edge_litert_on_cpython_312(tmp_path: Path) -> None:
     before, after = data["input"], data["output"]
     assert isinstance(before, dict) and isinstance(after, dict)
     assert after["size_bytes"] < before["size_bytes"]
+
+
+def test_with_packages_are_the_targets(
+    toy_wheel: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A --with package that exists only for CPython 3.12 is found for a 3.12 target, and used there."""
+    index = tmp_path / "index"
+    index.mkdir()
+    build_wheel(index, {"demo312/__init__.py": "X = 'from 3.12'\n"}, name="demo312", tag="cp312-none-any")
+    monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)
+    monkeypatch.setenv("PIP_NO_INDEX", "1")
+    monkeypatch.setenv("PIP_FIND_LINKS", str(index))
+    monkeypatch.setenv("WHEEL_DDMIN_CACHE", str(tmp_path / "cache"))
+    check = 'python -c "import demo312, toypkg; print(demo312.X, toypkg.answer())"'
+    argv = [str(toy_wheel), "--check", check, "--with", "demo312", "--python", str(pyenv_python("3.12"))]
+    data = _minimize(argv, tmp_path)
+    assert data["verified"] is True
+    environment = data["environment"]
+    assert isinstance(environment, dict) and environment["with"] == "demo312==1.0"

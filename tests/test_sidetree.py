@@ -17,6 +17,7 @@ from minimizer import cli
 from minimizer.errors import InputError
 from oracles import sidetree
 from oracles.command import CommandOracle
+from oracles.target import probe
 from tests.conftest import build_wheel
 
 # The fake numpy, both as the wheel being minimized and as the index's copy: byte for byte the same,
@@ -185,7 +186,7 @@ def test_side_tree_files_never_count_as_the_candidate(tmp_path: Path) -> None:
     (side / "toydep").mkdir(parents=True)
     (side / "toydep" / "__init__.py").write_text(_toydep("1.0")["toydep/__init__.py"])
     scratch.mkdir()
-    oracle = CommandOracle('python -c "import toypkg; print(toypkg.VALUE)"', [side], scratch)
+    oracle = CommandOracle('python -c "import toypkg; print(toypkg.VALUE)"', [side], scratch, probe())
     verdict = oracle.reference(tree)
     assert verdict.opened is not None
     # The check's python may write bytecode into the bare tree; only sources matter here.
