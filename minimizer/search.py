@@ -221,8 +221,8 @@ class Checker:
             self._cache[(self.tag, state)] = verdict
             self._consider_best(state)
 
-    def numpy_cpu(self, state: State) -> NumpyCpu | None:
-        """numpy's CPU tables as ``state``'s numpy sees them: one cheap run, counted and journaled."""
+    def numpy_cpu(self, state: State, target: Target | None = None) -> NumpyCpu | None:
+        """numpy's CPU tables as ``state``'s numpy sees them on ``target``: one run, counted, journaled."""
         key = f"numpy-cpu:{state_digest(state)}"
         if key not in self._notes:
             if self.journal is not None and key in self.journal.notes:
@@ -231,7 +231,8 @@ class Checker:
             else:
                 self._claim()
                 with self.workspace.materialize(state) as tree:
-                    found = numpy_cpu([tree], timeout=self.timeout)
+                    python = target.argv() if target is not None else None
+                    found = numpy_cpu([tree], timeout=self.timeout, python=python)
                 self._notes[key] = found.as_dict() if found is not None else None
                 if self.journal is not None:
                     self.journal.note(key, self._notes[key])
@@ -435,7 +436,7 @@ class Search:
         return self.checker.trace(state, traps)
 
     def numpy_cpu(self, state: State) -> NumpyCpu | None:
-        return self.checker.numpy_cpu(state)
+        return self.checker.numpy_cpu(state, self.target)
 
     def adapter(self, build: Callable[[tuple[T, ...]], State]) -> FirstPassing[T]:
         """Turn a pass's ``items -> State`` into the ddmin core's ``first_passing``."""

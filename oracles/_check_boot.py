@@ -17,9 +17,9 @@ import sys
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from oracles._trace import Tracer
+    from oracles._trace import Tracer, dump_maps
 else:
-    from _trace import Tracer
+    from _trace import Tracer, dump_maps
 
 del sys.path[0]  # this folder: the check must not import wheel-ddmin's modules by accident
 
@@ -41,6 +41,8 @@ def main(args: list[str]) -> None:
     if root and folder:
         tracer = Tracer([root])
         atexit.register(_write_trace, tracer, folder)
+    else:
+        atexit.register(dump_maps)  # an emulated traced run asks for the memory map (it may not)
     if args[0] == "-c":
         sys.argv = ["-c", *args[2:]]
         sys.path.insert(0, "")

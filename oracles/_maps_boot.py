@@ -1,8 +1,9 @@
 """Runs inside an emulated target: run a script, then write the process's memory map for the host.
 
-Started as ``python [FLAGS] _maps_boot.py SCRIPT ARGS`` with ``$WHEEL_DDMIN_MAPS`` naming the file
-to write. The map (``/proc/self/maps`` as the emulator shows it to its guest) is what turns the
-guest addresses of an emulator's code log into places in files. Standard library only.
+Started as ``python [FLAGS] _maps_boot.py SCRIPT ARGS`` with ``$WHEEL_DDMIN_MAPS`` naming the files
+to write (``-<pid>.txt`` is added, as qemu adds the pid to its log's name). The map
+(``/proc/self/maps`` as the emulator shows it to its guest) is what turns the guest addresses of an
+emulator's code log into places in files. Standard library only.
 """
 
 from __future__ import annotations
@@ -13,20 +14,17 @@ import runpy
 import sys
 
 
-def _write_maps(path: str) -> None:
+def _write_maps(prefix: str) -> None:
     with open("/proc/self/maps", encoding="utf-8", errors="replace") as source:
         text = source.read()
-    with open(path, "w", encoding="utf-8") as handle:
+    with open(f"{prefix}-{os.getpid()}.txt", "w", encoding="utf-8") as handle:
         handle.write(text)
 
 
 def main() -> None:
-    target = os.environ.pop("WHEEL_DDMIN_MAPS", "")  # oracles._trace.MAPS_ENV
-    # The emulator read its log settings at start; a child process must not overwrite that log.
-    for name in ("QEMU_LOG", "QEMU_LOG_FILENAME"):
-        os.environ.pop(name, None)
-    if target:
-        atexit.register(_write_maps, target)
+    prefix = os.environ.get("WHEEL_DDMIN_MAPS", "")  # oracles._trace.MAPS_ENV
+    if prefix:
+        atexit.register(_write_maps, prefix)
     script = sys.argv[1]
     sys.argv = sys.argv[1:]
     here = os.path.dirname(os.path.abspath(__file__))

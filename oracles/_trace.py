@@ -203,14 +203,14 @@ def _origin(value: object, depth: int = 0) -> str:
 
 
 def dump_maps() -> None:
-    """Copy ``/proc/self/maps`` where ``$WHEEL_DDMIN_MAPS`` says, if it says: an emulator's code log
-    names guest addresses, and this map places them in files (``oracles.codetrace``)."""
-    target = os.environ.get(MAPS_ENV)
-    if not target:
+    """Copy ``/proc/self/maps`` to ``$WHEEL_DDMIN_MAPS-<pid>.txt``, if that is set: an emulator's
+    code log names guest addresses, and this map places them in files (``oracles.codetrace``)."""
+    prefix = os.environ.get(MAPS_ENV)
+    if not prefix:
         return
     with open("/proc/self/maps", encoding="utf-8", errors="replace") as source:
         text = source.read()
-    with open(target, "w", encoding="utf-8") as handle:
+    with open(f"{prefix}-{os.getpid()}.txt", "w", encoding="utf-8") as handle:
         handle.write(text)
 
 

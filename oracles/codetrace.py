@@ -1,34 +1,45 @@
-"""Which machine code an emulated target ran: guest address ranges per mapped file, from qemu-user.
+"""Which machine code an emulated target ran: file-offset ranges per mapped file, from qemu-user.
 
 ptrace cannot watch code that qemu-user emulates (the host sees qemu, not the guest), but qemu logs
 every block of guest code it translates when ``QEMU_LOG=in_asm`` is set, with guest addresses. A
 block is translated right before it first runs, so the log is a one-run trace of every
 instruction that ran (qemu 7.2 logs each block once while its translation stays cached). The
 guest's ``/proc/self/maps``, copied by the run before it exits (``_trace.Tracer.collect()`` in the
-probe, or ``_maps_boot.py`` around any script), turns guest addresses into load-relative addresses
-(ELF virtual addresses for shared objects) of each mapped file.
+probe and the check boot script, or ``_maps_boot.py`` around any script), places each block in a
+file, as file offsets (what ``minimizer.elf_code`` patches). Each process logs to its own file
+(qemu puts its pid in the name) and copies its own map.
+
+For the machine-code pass, ``traced_run_for`` gives an emulated target the same traced run the
+ptrace supervisor gives a native one: the planted entry traps are lifted before the run, and the
+entered ones are those whose offset an executed block covers.
 
 Measured on numpy 1.26.4 + tflite-runtime 2.14.0 (aarch64, two models): 95,494 blocks, a 22 MB
-log, 3.4 s instead of 2.6 s for the run. One process is traced: its child processes do not log.
+log, 3.4 s instead of 2.6 s for the run.
 """
 
 from __future__ import annotations
 
-import os
+import dataclasses
+import re
 import shutil
 import tempfile
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from minimizer.errors import OracleError
 from oracles import harness
 from oracles._trace import MAPS_ENV
+from oracles.code_trace import traced_run
+from oracles.protocol import Outcome, Traps, Verdict
 from oracles.target import Target
 
 BOOT = Path(__file__).with_name("_maps_boot.py")
 Range = tuple[int, int]  # [start, end)
+_PID = re.compile(r"-(\d+)\.")
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,15 +55,15 @@ class Region:
 
 @dataclass(frozen=True, slots=True)
 class ExecutedCode:
-    """Code that ran, per mapped file, as sorted, merged ``[start, end)`` load-relative addresses."""
+    """Code that ran, per mapped file, as sorted, merged ``[start, end)`` file offsets."""
 
     ranges: Mapping[str, tuple[Range, ...]]
-    blocks: int  # translated blocks in the log
+    blocks: int  # translated blocks in the logs
     unmapped_blocks: int  # blocks in no file (the dynamic linker's trampolines, JIT code)
     log_bytes: int
 
     def ran(self, path: str, start: int, end: int) -> bool:
-        """Whether any code in ``[start, end)`` of ``path`` ran (say, a function's symbol range)."""
+        """Whether any code in file offsets ``[start, end)`` of ``path`` ran (a function, say)."""
         spans = self.ranges.get(path, ())
         index = bisect_left(spans, end, key=lambda span: span[0]) - 1  # the last span starting before end
         return index >= 0 and spans[index][1] > start
@@ -64,18 +75,15 @@ def traceable(target: Target) -> bool:
 
 
 class CodeTrace:
-    """One traced run of an emulated target: run it with ``env(...)``, then ``collect()`` what ran.
+    """Traced runs of an emulated target: run with ``env(...)``, then ``collect()`` what ran.
 
-    The run must copy its memory map where ``$WHEEL_DDMIN_MAPS`` says before it exits: the
-    inference probe and the check boot script do (``_trace.Tracer.collect()``), and so does any
-    script run by ``run_traced``. Use it as a context manager: the log and the map are removed.
+    Use it as a context manager: the logs and the maps are removed.
     """
 
     def __init__(self, target: Target, scratch: Path | None = None) -> None:
         if not traceable(target):
             raise OracleError(f"code tracing needs a target run by qemu-user, not {target.describe()}")
         self._folder = Path(tempfile.mkdtemp(prefix="codetrace-", dir=scratch))
-        self._log, self._maps = self._folder / "qemu.log", self._folder / "maps.txt"
 
     def __enter__(self) -> CodeTrace:
         return self
@@ -85,16 +93,23 @@ class CodeTrace:
 
     def env(self, env: Mapping[str, str] | None = None) -> dict[str, str]:
         """``env`` (default: the oracles' usual environment) with qemu's code log and the map file."""
-        extra = {"QEMU_LOG": "in_asm", "QEMU_LOG_FILENAME": str(self._log), MAPS_ENV: str(self._maps)}
+        extra = {
+            "QEMU_LOG": "in_asm",
+            "QEMU_LOG_FILENAME": str(self._folder / "qemu-%d.log"),  # qemu writes its pid for %d
+            MAPS_ENV: str(self._folder / "maps"),
+        }
         return {**(env if env is not None else harness.python_env()), **extra}
 
     def collect(self) -> ExecutedCode:
-        """What the run executed; an OracleError when it left no map (it did not exit normally)."""
-        if not self._maps.exists():
+        """What the processes that copied their map executed; an OracleError when none did."""
+        found = []
+        for maps in sorted(self._folder.glob("maps-*.txt")):
+            log = self._folder / f"qemu-{_PID.search(maps.name).group(1)}.log"  # type: ignore[union-attr]
+            size = log.stat().st_size if log.exists() else 0
+            found.append(executed(log_blocks(log), parse_maps(maps.read_text(encoding="utf-8")), size))
+        if not found:
             raise OracleError("the traced run left no memory map (it did not exit normally)")
-        regions = parse_maps(self._maps.read_text(encoding="utf-8"))
-        size = self._log.stat().st_size if self._log.exists() else 0
-        return executed(log_blocks(self._log), regions, size)
+        return merged(found)
 
 
 def run_traced(
@@ -117,6 +132,85 @@ def run_traced(
         except OracleError as error:
             detail = done.last_error_line() or f"exit code {done.returncode}"
             raise OracleError(f"{error}: {detail}") from error
+
+
+# The machine-code pass's traced run --------------------------------------------------------------
+
+
+class TracedRun(Protocol):
+    """What an oracle needs of a traced run (``oracles.code_trace.TracedRun`` under ptrace)."""
+
+    @property
+    def planted(self) -> bool: ...
+
+    def argv(self, argv: list[str]) -> list[str]: ...
+
+    def env(self, env: Mapping[str, str]) -> dict[str, str]: ...
+
+    def verdict(self, judged: Verdict) -> Verdict: ...
+
+
+class EmulatedRun:
+    """A traced run under qemu: entry traps lifted in the tree first, the entered ones read from the log.
+
+    A run that fails tells no trap (qemu dies without a map): the machine pass then repairs by ddmin.
+    """
+
+    def __init__(self, target: Target, tree: Path, traps: Traps, folder: Path) -> None:
+        self._tree = tree
+        self._traps = traps
+        self._trace = CodeTrace(target, folder)
+        for path, sites in traps.sites.items():
+            _lift(tree / path, sites)
+
+    @property
+    def planted(self) -> bool:
+        return self._traps.planted
+
+    def argv(self, argv: list[str]) -> list[str]:
+        return argv  # already the target's command line
+
+    def env(self, env: Mapping[str, str]) -> dict[str, str]:
+        merged_env = {**self._trace.env(env), **self._traps.env}
+        return {name: value for name, value in merged_env.items() if value is not None}
+
+    def verdict(self, judged: Verdict) -> Verdict:
+        try:
+            code = self._trace.collect()
+        except OracleError as error:
+            return judged if not judged.passed else Verdict(Outcome.UNRESOLVED, str(error), judged.seconds)
+        entered = frozenset(
+            (path, offset)
+            for path, sites in self._traps.sites.items()
+            for offset in sites
+            if code.ran(str(self._tree / path), offset, offset + 1)
+        )
+        return dataclasses.replace(judged, entered=entered)
+
+
+def _lift(file: Path, sites: Mapping[int, bytes]) -> None:
+    """Put back the bytes the entry traps replaced: qemu would stop at the first one."""
+    data = bytearray(file.read_bytes())
+    for offset, original in sites.items():
+        data[offset : offset + len(original)] = original
+    file.write_bytes(bytes(data))
+
+
+@contextmanager
+def traced_run_for(target: Target, tree: Path, traps: Traps, scratch: Path) -> Iterator[TracedRun]:
+    """The traced run for ``target``: the ptrace supervisor natively, qemu's code log when emulated."""
+    if not target.emulated:
+        with traced_run(tree, traps, scratch) as native:
+            yield native
+        return
+    folder = Path(tempfile.mkdtemp(prefix="code-trace-", dir=scratch))
+    try:
+        yield EmulatedRun(target, tree, traps, folder)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+# The log and the map -----------------------------------------------------------------------------
 
 
 def parse_maps(text: str) -> list[Region]:
@@ -157,14 +251,13 @@ def _instruction_size(rest: str) -> int:
 
 
 def executed(blocks: Iterable[Range], regions: Sequence[Region], log_bytes: int = 0) -> ExecutedCode:
-    """Blocks placed in the regions of files, as load-relative ranges per file.
+    """Blocks placed in the regions of files, as file-offset ranges per file.
 
     Every file region counts, not only those marked executable: qemu 7.2 shows an x86_64 guest
     its code pages as ``r--p``, merged with the read-only pages around them.
     """
     code = sorted(regions, key=lambda r: r.start)
     starts = [r.start for r in code]
-    bases = _load_bases(regions)
     found: dict[str, list[Range]] = {}
     count = unmapped = 0
     for low, high in blocks:
@@ -174,19 +267,25 @@ def executed(blocks: Iterable[Range], regions: Sequence[Region], log_bytes: int 
             unmapped += 1
             continue
         region = code[index]
-        base = bases.get(region.path, region.start - region.offset)
-        found.setdefault(region.path, []).append((low - base, min(high, region.end) - base))
-    merged = {path: tuple(_merge(spans)) for path, spans in found.items()}
-    return ExecutedCode(merged, count, unmapped, log_bytes)
+        shift = region.offset - region.start
+        found.setdefault(region.path, []).append((low + shift, min(high, region.end) + shift))
+    return ExecutedCode(
+        {path: tuple(_merge(spans)) for path, spans in found.items()}, count, unmapped, log_bytes
+    )
 
 
-def _load_bases(regions: Sequence[Region]) -> dict[str, int]:
-    """Where each file's offset 0 (its ELF header, the first loadable segment) was mapped."""
-    bases: dict[str, int] = {}
-    for region in regions:
-        if region.offset == 0:
-            bases[region.path] = min(region.start, bases.get(region.path, region.start))
-    return bases
+def merged(parts: Sequence[ExecutedCode]) -> ExecutedCode:
+    """What several processes ran, together."""
+    spans: dict[str, list[Range]] = {}
+    for part in parts:
+        for path, ranges in part.ranges.items():
+            spans.setdefault(path, []).extend(ranges)
+    return ExecutedCode(
+        {path: tuple(_merge(found)) for path, found in spans.items()},
+        sum(p.blocks for p in parts),
+        sum(p.unmapped_blocks for p in parts),
+        sum(p.log_bytes for p in parts),
+    )
 
 
 def _merge(spans: list[Range]) -> Iterator[Range]:
@@ -199,9 +298,3 @@ def _merge(spans: list[Range]) -> Iterator[Range]:
             yield current
             current = (low, high)
     yield current
-
-
-def relative_to(code: ExecutedCode, tree: Path) -> dict[str, tuple[Range, ...]]:
-    """The ranges of files under ``tree``, keyed by their POSIX path inside it."""
-    prefix = str(tree) + os.sep
-    return {p[len(prefix) :].replace(os.sep, "/"): r for p, r in code.ranges.items() if p.startswith(prefix)}

@@ -16,7 +16,8 @@ from typing import Any
 from minimizer.errors import OracleError
 from oracles import harness
 from oracles._trace import relative, relative_coverage
-from oracles.code_trace import TracedRun, env_key, traced_run
+from oracles.code_trace import env_key
+from oracles.codetrace import TracedRun, traced_run_for
 from oracles.protocol import Coverage, Outcome, Traps, Verdict
 from oracles.target import Target
 
@@ -121,7 +122,7 @@ class CommandOracle:
         expected = self._variants.get(env_key(traps.env)) if traps.env else self._expected
         if expected is None:
             return Verdict(Outcome.UNRESOLVED, "no reference run in this environment")
-        with traced_run(tree, traps, self._scratch) as run:
+        with traced_run_for(self._target, tree, traps, self._scratch) as run:
             if traps.planted or traps.env:
                 done = self._run([str(tree), *self._runtime_paths], timeout, run=run)
                 return run.verdict(self._judge(done, expected))

@@ -50,9 +50,14 @@ class NumpyCpu:
         return cls(tuple(data["baseline"]), tuple(data["dispatch"]), tuple(data["enabled"]))
 
 
-def numpy_cpu(paths: Sequence[Path], *, timeout: float) -> NumpyCpu | None:
-    """numpy's CPU tables as the candidate at ``paths`` sees them; None when it has no numpy."""
-    argv = [sys.executable, "-I", "-S", "-c", _QUERY, *map(str, paths)]
+def numpy_cpu(
+    paths: Sequence[Path], *, timeout: float, python: Sequence[str] | None = None
+) -> NumpyCpu | None:
+    """numpy's CPU tables as the candidate at ``paths`` sees them; None when it has no numpy.
+
+    ``python`` is the interpreter's command line (an emulated target's); default: this one.
+    """
+    argv = [*(python or [sys.executable]), "-I", "-S", "-c", _QUERY, *map(str, paths)]
     done = harness.run(argv, timeout=timeout, env=harness.python_env())
     try:
         found = json.loads(done.stdout.decode().strip().splitlines()[-1])

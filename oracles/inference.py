@@ -14,7 +14,8 @@ from typing import Any
 from minimizer.errors import InputError, OracleError
 from oracles import _inputs, harness
 from oracles._trace import relative, relative_coverage
-from oracles.code_trace import TracedRun, env_key, traced_run
+from oracles.code_trace import env_key
+from oracles.codetrace import TracedRun, traced_run_for
 from oracles.npz import Array
 from oracles.protocol import Coverage, Outcome, Traps, Verdict
 from oracles.runtime import Runtime
@@ -125,7 +126,7 @@ class InferenceOracle:
             return Verdict(Outcome.UNRESOLVED, "no reference run in this environment")
         # Python is traced only in a run that stands for check's own, as in CommandOracle.trace.
         python = not traps.planted and not traps.env
-        with traced_run(tree, traps, self._scratch) as run:
+        with traced_run_for(self.target, tree, traps, self._scratch) as run:
             if traps.planted:
                 models = [
                     {**m, "input_sets": [*m["input_sets"], *_edge_sets(i, m)]}

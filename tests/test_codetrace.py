@@ -11,9 +11,11 @@ from pathlib import Path
 import lief
 import pytest
 
+from minimizer import elf_code
 from minimizer.errors import OracleError
 from oracles import codetrace, harness
-from oracles.codetrace import Region, executed, log_blocks, parse_maps
+from oracles.codetrace import Region, executed, log_blocks, merged, parse_maps, traced_run_for
+from oracles.protocol import Outcome, Traps, Verdict
 from oracles.target import Target, probe
 from tests.targets import arm64_python, cross_gcc
 
@@ -58,17 +60,19 @@ def test_maps_keep_files_only() -> None:
     assert regions[2] == Region(0x5500810000, 0x5500820000, "r-xp", 0xF000, "/lib/libx.so")
 
 
-def test_addresses_become_load_relative_per_file() -> None:
-    """Relative to where the file's offset 0 was mapped: segments need not keep file offsets apart."""
+def test_addresses_become_file_offsets_per_file() -> None:
+    """Through the region they fall in: its start maps to its file offset (0xf000 here, not 0x10000)."""
     blocks = [(0x5500810100, 0x5500810110), (0x5500810110, 0x5500810120), (0x5500818000, 0x5500818004)]
     blocks += [(0x5500900000, 0x5500900004), (0x5500830010, 0x5500830014)]  # vdso; anonymous memory
     code = executed(blocks, parse_maps(MAPS))
-    assert code.ranges == {"/lib/libx.so": ((0x10100, 0x10120), (0x18000, 0x18004))}
+    assert code.ranges == {"/lib/libx.so": ((0xF100, 0xF120), (0x17000, 0x17004))}
     assert (code.blocks, code.unmapped_blocks) == (5, 2)
-    assert code.ran("/lib/libx.so", 0x10000, 0x10101)
-    assert code.ran("/lib/libx.so", 0x1011F, 0x10200)
-    assert not code.ran("/lib/libx.so", 0x10120, 0x18000)
+    assert code.ran("/lib/libx.so", 0xF000, 0xF101)
+    assert code.ran("/lib/libx.so", 0xF11F, 0xF200)
+    assert not code.ran("/lib/libx.so", 0xF120, 0x17000)
     assert not code.ran("/lib/other.so", 0, 1 << 40)
+    both = merged([code, executed([(0x5500810120, 0x5500810130)], parse_maps(MAPS))])
+    assert both.ranges["/lib/libx.so"] == ((0xF100, 0xF130), (0x17000, 0x17004)) and both.blocks == 6
 
 
 def test_a_native_target_cannot_be_traced(tmp_path: Path) -> None:
@@ -100,13 +104,14 @@ Tracer([]).collect()
 
 
 def _build(machine: str, folder: Path) -> tuple[Path, dict[str, tuple[int, int]]]:
-    """The library, and its functions' load-relative ranges."""
+    """The library, and its functions' file-offset ranges."""
     (folder / "lib.c").write_text(LIB_C)
     lib = folder / "libtraced.so"
     subprocess.run([cross_gcc(machine), "-O1", "-shared", "-fPIC", "-o", lib, folder / "lib.c"], check=True)
     binary = lief.ELF.parse(str(lib))
     assert binary is not None
-    return lib, {s.name: (s.value, s.value + s.size) for s in binary.symbols if s.size}
+    offsets = {s.name: binary.virtual_address_to_offset(s.value) for s in binary.symbols if s.size}
+    return lib, {s.name: (offsets[s.name], offsets[s.name] + s.size) for s in binary.symbols if s.size}
 
 
 def _target(machine: str) -> Target:
@@ -146,3 +151,31 @@ def test_a_run_of_the_oracles_own_scripts_is_traced_through_its_environment(tmp_
     assert code.ran(str(lib), *symbols["ran_function"]) and not code.ran(str(lib), *symbols["never_ran"])
     with codetrace.CodeTrace(target, tmp_path) as untraced, pytest.raises(OracleError, match="no memory map"):
         untraced.collect()
+
+
+def test_a_traced_run_of_the_machine_pass_under_emulation(tmp_path: Path) -> None:
+    """Entry traps planted as the machine pass plants them: lifted, and the entered ones reported."""
+    target = _target("aarch64")
+    (tmp_path / "build").mkdir()
+    lib, symbols = _build("aarch64", tmp_path / "build")
+    table = elf_code.function_table(lib.read_bytes())
+    assert table is not None and table.machine == "aarch64"
+    planted, sites = elf_code.plant_entry_traps(lib.read_bytes(), table)
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    (tree / "libtraced.so").write_bytes(planted)
+    (tmp_path / "probe_like.py").write_text(PROBE_LIKE)
+    traps = Traps({"libtraced.so": sites})
+    with traced_run_for(target, tree, traps, tmp_path) as run:
+        argv = run.argv(target.argv("-I", "-S", tmp_path / "probe_like.py", tree / "libtraced.so"))
+        done = harness.run(argv, timeout=120, env=run.env(harness.python_env()))
+        verdict = run.verdict(Verdict(Outcome.PASS, "", done.seconds))
+    assert done.returncode == 0 and done.stdout == b"40\n", done.stderr  # no trap stopped it
+    assert verdict.entered is not None
+    entered = {offset for path, offset in verdict.entered if path == "libtraced.so"}
+    assert symbols["ran_function"][0] in entered and symbols["never_ran"][0] not in entered
+    assert (tree / "libtraced.so").read_bytes() == lib.read_bytes(), "every trap lifted"
+    with traced_run_for(target, tree, Traps({}), tmp_path) as untraced:
+        failed = untraced.verdict(Verdict(Outcome.FAIL, "crashed", 0.1))
+        unknown = untraced.verdict(Verdict(Outcome.PASS, "", 0.1))
+    assert failed.outcome is Outcome.FAIL and unknown.outcome is Outcome.UNRESOLVED

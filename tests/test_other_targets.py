@@ -114,7 +114,8 @@ def _native_wheel(folder: Path, wheel_machine: str) -> Path:
     return build_wheel(folder, files, name="toyelf", tag=f"py3-none-manylinux_2_17_{wheel_machine}")
 
 
-def test_native_code_for_aarch64_is_unlinked_and_stripped_under_emulation(tmp_path: Path) -> None:
+def test_native_code_for_aarch64_is_unlinked_trapped_and_stripped_under_emulation(tmp_path: Path) -> None:
+    """native, machine (traced through qemu's code log) and strip, on aarch64 code under qemu."""
     wheel = _native_wheel(tmp_path / "build", "aarch64")
     check = 'python -c "import toyelf; print(toyelf.answer())"'
     data = _minimize([str(wheel), "--check", check, "--python", arm64_python()], tmp_path)
@@ -125,6 +126,11 @@ def test_native_code_for_aarch64_is_unlinked_and_stripped_under_emulation(tmp_pa
         library = archive.read("toyelf/libtoy.so")
     assert machine(library) == "AARCH64" and "libhelper.so" not in needed(library)
     assert len(library) < len((tmp_path / "build" / "libtoy.so").read_bytes()), "stripped"
+    machine_code = data["machine_code"]
+    assert isinstance(machine_code, dict) and machine_code["cpu"]["machine"] == "aarch64"
+    [libtoy] = [o for o in machine_code["objects"] if o["wheel_path"] == "toyelf/libtoy.so"]
+    # unused_path() never runs: the trace under emulation says so, and it becomes traps.
+    assert libtoy["how"] == "trace" and libtoy["removed"] >= 1
 
 
 def test_elf_passes_leave_objects_of_another_machine_alone(

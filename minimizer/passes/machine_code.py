@@ -11,8 +11,6 @@ tried again; when it fails otherwise, or no trace can be had, ddmin over familie
 
 from __future__ import annotations
 
-import platform
-import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -80,7 +78,8 @@ class MachineCodePass:
         self._runs: list[tuple[str, Env]] = []  # the traced runs' names and environments
 
     def applies(self, search: Search) -> bool:
-        return sys.platform.startswith("linux") and platform.machine() in ("x86_64", "aarch64")
+        # The target's machine: an emulated aarch64 target is traced through qemu's code log.
+        return search.system == "Linux" and search.machine in ("x86_64", "aarch64")
 
     def reduce(self, state: State, search: Search) -> State:
         objects = self._objects(state, search)
@@ -197,7 +196,7 @@ class MachineCodePass:
             runs.append((f"{BASELINE_VARIABLE}={disabled}", {**native, BASELINE_VARIABLE: disabled}))
         self.trace_cpu.update(
             mode=self.cpu,
-            machine=platform.machine(),
+            machine=search.machine,
             numpy_enabled=list(cpu.enabled) if cpu else None,
             numpy_baseline=list(cpu.baseline) if cpu else None,
             threads={k: v for k, v in native.items() if v is not None} or "the host's defaults",
