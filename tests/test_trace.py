@@ -74,3 +74,43 @@ def test_what_ran_and_what_was_read(python: str, tmp_path: Path) -> None:
 
 def test_a_tracer_without_roots_traces_nothing(tmp_path: Path) -> None:
     assert _trace.Tracer([]).collect() == {"opened": [], "ran": [], "reads": []}
+
+
+# After collect() the run must end as a user's run ends: a module freed at exit frees what it holds.
+HELD = {
+    "held.py": (
+        "import os\n\n\nclass Noisy:\n    def __del__(self):\n        os.write(1, b'freed\\n')\n\n\n"
+        "def touch():\n    return obj\n\n\nobj = Noisy()\n"
+    ),
+}
+RELEASE = """\
+import sys, types
+sys.path.insert(0, {oracles!r})
+from _trace import Tracer
+del sys.path[0]
+tracer = Tracer([{tree!r}])
+sys.path.insert(0, {tree!r})
+import held
+held.touch()
+tracer.collect()
+print(type(held) is types.ModuleType, sys.getprofile() is None, held.obj is not None)
+if hasattr(sys, "monitoring"):
+    print([sys.monitoring.get_tool(t) for t in (3, 4)])
+del held  # sys.modules holds it alone: it is freed, not cleared, at exit
+"""
+
+
+@pytest.mark.parametrize("python", _interpreters())
+def test_after_collect_the_run_ends_as_without_a_tracer(python: str, tmp_path: Path) -> None:
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    for path, text in HELD.items():
+        (tree / path).write_text(text)
+    script = RELEASE.format(oracles=str(Path(_trace.__file__).parent), tree=str(tree))
+    done = subprocess.run([python, "-I", "-S", "-c", script], capture_output=True, text=True, timeout=120)
+    lines = done.stdout.splitlines()
+    assert done.returncode == 0, done.stderr
+    assert lines[0] == "True True True"  # the module's own class again, no profiler
+    if len(lines) == 3:
+        assert lines[1] == "[None, None]"  # the monitoring tool id is free again
+    assert lines[-1] == "freed"  # the tracer held nothing of the module's
