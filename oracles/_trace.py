@@ -54,6 +54,8 @@ class Tracer:
         self.live = bool(self.roots)
         self._watched: dict[int, tuple[dict[str, Any], str, weakref.ref[types.ModuleType]]] = {}
         self._seen: set[tuple[int, str, types.CodeType, int]] = set()
+        self._named: dict[int, tuple[object, str]] = {}  # by id; the value keeps the id from being reused
+        self._named_at: dict[str, int] = {}
         self._module_class = _watching(self, self._seen)
         self._sink = [self.opened]  # where the audit hook notes opened files; empty once released
         if self.roots:
@@ -113,8 +115,21 @@ class Tracer:
             # Only a module body re-exports (``from .core import *``): where the value came from
             # tells two re-exports of one object apart from two objects.
             if not frame.f_code.co_flags & _OPTIMIZED:
-                origin = _origin(value)
+                origin = self._first_read(value, found[1], name) if _ufunc(value) else _origin(value)
         self.reads.add((found[1], name, reader, line, origin))
+
+    def _first_read(self, value: object, module: str, name: str) -> str:
+        """An object named by the first read the tracer saw of it: one object, one name, in a run.
+
+        For ufuncs, whose ``__name__`` is numpy's code: a user's run may never run it, and the
+        machine-code pass, whose traced runs run without this tracer, would trap it.
+        """
+        known = self._named.get(id(value))
+        if known is None:
+            where = f"{module}:{name}"
+            self._named_at[where] = count = self._named_at.get(where, -1) + 1
+            known = self._named[id(value)] = (value, f"{type(value).__name__} first read as {where}#{count}")
+        return known[1]
 
     # The result --------------------------------------------------------------------------------
 
@@ -160,6 +175,8 @@ class Tracer:
                 module.__class__ = types.ModuleType
         self._watched.clear()
         self._seen.clear()
+        self._named.clear()
+        self._named_at.clear()
         self.codes.clear()
         self._sink.clear()  # the audit hook stays (hooks cannot be removed) and notes nothing more
         self.opened.clear()
@@ -218,6 +235,10 @@ def _watching(tracer: Tracer, seen: set[tuple[int, str, types.CodeType, int]]) -
     return WatchedModule
 
 
+def _ufunc(value: object) -> bool:
+    return type(value).__name__ == "ufunc"  # the type's name is CPython's to read, not numpy's
+
+
 def _origin(value: object, depth: int = 0) -> str:
     """Where a function, class or module was made: two names read with the same origin are one object.
 
@@ -231,7 +252,7 @@ def _origin(value: object, depth: int = 0) -> str:
         return "class {}.{}".format(*where)
     if isinstance(value, types.ModuleType):
         return f"module {types.ModuleType.__getattribute__(value, '__name__')}"
-    if isinstance(value, types.BuiltinFunctionType) or type(value).__name__ == "ufunc":
+    if isinstance(value, types.BuiltinFunctionType):
         return f"{type(value).__name__} {getattr(value, '__module__', '')}.{getattr(value, '__name__', '')}"
     # A functools.wraps wrapper (numpy's array-function dispatchers) is as unique as what it wraps.
     attributes = getattr(value, "__dict__", None)

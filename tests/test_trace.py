@@ -114,3 +114,42 @@ def test_after_collect_the_run_ends_as_without_a_tracer(python: str, tmp_path: P
     if len(lines) == 3:
         assert lines[1] == "[None, None]"  # the monitoring tool id is free again
     assert lines[-1] == "freed"  # the tracer held nothing of the module's
+
+
+# numpy's ufuncs: the tracer must name them without running their code (a ufunc's __name__ is
+# numpy's C code, which a user's run may never run and the machine-code pass would trap).
+UFUNCS = {
+    "upkg/__init__.py": "from .kernels import *\nfrom .again import *\nfrom .other import *\n",
+    "upkg/kernels.py": (
+        "class ufunc:\n    @property\n    def __name__(self):\n"
+        "        raise SystemExit('the tracer asked a ufunc its name')\n\n\n"
+        "__all__ = ['add', 'absolute', 'abs']\nadd, absolute = ufunc(), ufunc()\nabs = absolute\n"
+    ),
+    "upkg/again.py": "from .kernels import add, ufunc\n\n__all__ = ['add', 'negative']\nnegative = ufunc()\n",
+    "upkg/other.py": "from .kernels import ufunc\n\n__all__ = ['add', 'negative']\n"
+    "add = negative = ufunc()\n",
+}
+
+
+def test_ufuncs_are_told_apart_without_running_their_code(tmp_path: Path) -> None:
+    tree = tmp_path / "tree"
+    for path, text in UFUNCS.items():
+        (tree / path).parent.mkdir(parents=True, exist_ok=True)
+        (tree / path).write_text(text)
+    out = tmp_path / "trace.json"
+    script = RUN.replace("import tpkg\ntpkg.called()\n", "import upkg\n").format(
+        oracles=str(Path(_trace.__file__).parent), tree=str(tree), out=str(out)
+    )
+    done = subprocess.run([sys.executable, "-I", "-S", "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    _, reads = _trace.relative_coverage([json.loads(out.read_text())], tree)
+    origins: dict[str, dict[str, str]] = {}
+    for module, name, reader, _, origin in reads:
+        if reader == "upkg/__init__.py" and name in ("add", "absolute", "abs", "negative"):
+            origins.setdefault(name, {})[module] = origin
+    # One object re-exported twice has one origin; two objects under one name have two.
+    assert origins["add"]["upkg/kernels.py"] == origins["add"]["upkg/again.py"]
+    assert origins["add"]["upkg/other.py"] != origins["add"]["upkg/kernels.py"]
+    assert origins["abs"]["upkg/kernels.py"] == origins["absolute"]["upkg/kernels.py"]
+    assert origins["negative"]["upkg/again.py"] != origins["negative"]["upkg/other.py"]
+    assert all(o.startswith("ufunc ") for found in origins.values() for o in found.values())
