@@ -34,6 +34,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
 from oracles import pip
+from oracles.target import probe
 from oracles.venv import fresh_venv
 
 TIMEOUT = 3600.0
@@ -185,9 +186,10 @@ def main() -> int:
         commands = list(args.check)
         if args.oracle:
             commands.append("python " + " ".join(shlex.quote(str(p)) for p in [script, *args.oracle]))
-        with fresh_venv(scratch) as original, fresh_venv(scratch) as minimized:
-            pip.install_venv(original, args.original, deps=deps)
-            pip.install_venv(minimized, args.minimized, deps=deps)
+        target = probe()  # the interpreter running this script, as wheel-ddmin's default
+        with fresh_venv(target, scratch) as original, fresh_venv(target, scratch) as minimized:
+            pip.install_venv(target, original, args.original, deps=deps)
+            pip.install_venv(target, minimized, args.minimized, deps=deps)
             venvs = {"original": original, "minimized": minimized}
             disabled = {"NPY_DISABLE_CPU_FEATURES": _dispatch(original)}
             for setting in [s for s in args.settings.split(",") if s]:
