@@ -26,7 +26,7 @@ import tempfile
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -35,22 +35,11 @@ from oracles import harness
 from oracles._trace import MAPS_ENV
 from oracles.code_trace import traced_run
 from oracles.protocol import Outcome, Traps, Verdict
+from oracles.qemu_log import QemuLog, Range, Region, parse_maps, read_log
 from oracles.target import Target
 
 BOOT = Path(__file__).with_name("_maps_boot.py")
-Range = tuple[int, int]  # [start, end)
 _PID = re.compile(r"-(\d+)\.")
-
-
-@dataclass(frozen=True, slots=True)
-class Region:
-    """One line of a process's memory map."""
-
-    start: int
-    end: int
-    perms: str
-    offset: int
-    path: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +50,7 @@ class ExecutedCode:
     blocks: int  # translated blocks in the logs
     unmapped_blocks: int  # blocks in no file (the dynamic linker's trampolines, JIT code)
     log_bytes: int
+    traps: Mapping[str, tuple[int, ...]] = field(default_factory=dict)  # trap instructions that ran
 
     def ran(self, path: str, start: int, end: int) -> bool:
         """Whether any code in file offsets ``[start, end)`` of ``path`` ran (a function, say)."""
@@ -95,21 +85,33 @@ class CodeTrace:
         """``env`` (default: the oracles' usual environment) with qemu's code log and the map file."""
         extra = {
             "QEMU_LOG": "in_asm",
+            "QEMU_STRACE": "1",  # syscalls too: the map of a process that dies before copying its own
             "QEMU_LOG_FILENAME": str(self._folder / "qemu-%d.log"),  # qemu writes its pid for %d
             MAPS_ENV: str(self._folder / "maps"),
         }
         return {**(env if env is not None else harness.python_env()), **extra}
 
-    def collect(self) -> ExecutedCode:
-        """What the processes that copied their map executed; an OracleError when none did."""
+    def collect(self, *, rebuild: bool = False) -> ExecutedCode:
+        """What the processes that copied their map executed; an OracleError when none did.
+
+        With ``rebuild`` (a run that failed), a process that left no map counts too, with the map
+        its system calls give: it may have died before copying it, at a trap say.
+        """
         found = []
-        for maps in sorted(self._folder.glob("maps-*.txt")):
-            log = self._folder / f"qemu-{_PID.search(maps.name).group(1)}.log"  # type: ignore[union-attr]
-            size = log.stat().st_size if log.exists() else 0
-            found.append(executed(log_blocks(log), parse_maps(maps.read_text(encoding="utf-8")), size))
+        for log in sorted(self._folder.glob("qemu-*.log")):
+            maps = self._folder / f"maps-{_PID.search(log.name).group(1)}.txt"  # type: ignore[union-attr]
+            if not maps.exists() and not rebuild:
+                continue
+            found.append(_placed(read_log(log), maps, log.stat().st_size))
         if not found:
             raise OracleError("the traced run left no memory map (it did not exit normally)")
         return merged(found)
+
+
+def _placed(contents: QemuLog, maps: Path, log_bytes: int) -> ExecutedCode:
+    """One process's log placed in its own map, or (none copied) the map its system calls gave."""
+    regions = parse_maps(maps.read_text(encoding="utf-8")) if maps.exists() else contents.regions
+    return executed(contents.blocks, regions, log_bytes, contents.traps)
 
 
 def run_traced(
@@ -210,81 +212,70 @@ def traced_run_for(target: Target, tree: Path, traps: Traps, scratch: Path) -> I
         shutil.rmtree(folder, ignore_errors=True)
 
 
-# The log and the map -----------------------------------------------------------------------------
+# Placing the blocks in files --------------------------------------------------------------------
 
 
-def parse_maps(text: str) -> list[Region]:
-    """``/proc/PID/maps`` lines naming a file (anonymous and ``[special]`` regions are left out)."""
-    regions = []
-    for line in text.splitlines():
-        fields = line.split(maxsplit=5)
-        if len(fields) < 6 or not fields[5].startswith("/"):
-            continue
-        low, high = (int(x, 16) for x in fields[0].split("-"))
-        regions.append(Region(low, high, fields[1], int(fields[2], 16), fields[5].rstrip()))
-    return regions
-
-
-def log_blocks(log: Path) -> Iterator[Range]:
-    """``[first, end)`` of each block in a qemu ``in_asm`` log (instruction sizes from their bytes)."""
-    if not log.exists():
-        return
-    first = last = size = None
-    with log.open(encoding="utf-8", errors="replace") as handle:
-        for line in handle:
-            if line.startswith("0x"):
-                address, _, rest = line.partition(":")
-                last, size = int(address, 16), _instruction_size(rest)
-                first = last if first is None else first
-            elif first is not None and last is not None and size is not None:
-                yield first, last + size
-                first = last = size = None
-    if first is not None and last is not None and size is not None:
-        yield first, last + size
-
-
-def _instruction_size(rest: str) -> int:
-    """Bytes of one instruction: ``  d503201f  nop`` (a word) or ``  48 89 e7    movq`` (bytes)."""
-    encoded = rest.strip().split("  ", 1)[0]
-    digits = encoded.replace(" ", "")
-    return max(len(digits) // 2, 1)
-
-
-def executed(blocks: Iterable[Range], regions: Sequence[Region], log_bytes: int = 0) -> ExecutedCode:
-    """Blocks placed in the regions of files, as file-offset ranges per file.
+def executed(
+    blocks: Iterable[Range], regions: Sequence[Region], log_bytes: int = 0, traps: Iterable[int] = ()
+) -> ExecutedCode:
+    """Blocks (and the trap instructions that ran) placed in the regions of files, as file offsets.
 
     Every file region counts, not only those marked executable: qemu 7.2 shows an x86_64 guest
     its code pages as ``r--p``, merged with the read-only pages around them.
     """
-    code = sorted(regions, key=lambda r: r.start)
-    starts = [r.start for r in code]
+    place = _Placer(regions)
     found: dict[str, list[Range]] = {}
     count = unmapped = 0
     for low, high in blocks:
         count += 1
-        index = bisect_right(starts, low) - 1
-        if index < 0 or low >= code[index].end:
+        region = place(low)
+        if region is None:
             unmapped += 1
             continue
-        region = code[index]
         shift = region.offset - region.start
         found.setdefault(region.path, []).append((low + shift, min(high, region.end) + shift))
+    hit: dict[str, set[int]] = {}
+    for address in traps:
+        if (region := place(address)) is not None:
+            hit.setdefault(region.path, set()).add(address - region.start + region.offset)
     return ExecutedCode(
-        {path: tuple(_merge(spans)) for path, spans in found.items()}, count, unmapped, log_bytes
+        {path: tuple(_merge(spans)) for path, spans in found.items()},
+        count,
+        unmapped,
+        log_bytes,
+        {path: tuple(sorted(offsets)) for path, offsets in hit.items()},
     )
+
+
+class _Placer:
+    """The file region a guest address falls in, if any."""
+
+    def __init__(self, regions: Sequence[Region]) -> None:
+        self._regions = sorted(regions, key=lambda r: r.start)
+        self._starts = [r.start for r in self._regions]
+
+    def __call__(self, address: int) -> Region | None:
+        index = bisect_right(self._starts, address) - 1
+        if index < 0 or address >= self._regions[index].end:
+            return None
+        return self._regions[index]
 
 
 def merged(parts: Sequence[ExecutedCode]) -> ExecutedCode:
     """What several processes ran, together."""
     spans: dict[str, list[Range]] = {}
+    traps: dict[str, set[int]] = {}
     for part in parts:
         for path, ranges in part.ranges.items():
             spans.setdefault(path, []).extend(ranges)
+        for path, offsets in part.traps.items():
+            traps.setdefault(path, set()).update(offsets)
     return ExecutedCode(
         {path: tuple(_merge(found)) for path, found in spans.items()},
         sum(p.blocks for p in parts),
         sum(p.unmapped_blocks for p in parts),
         sum(p.log_bytes for p in parts),
+        {path: tuple(sorted(offsets)) for path, offsets in traps.items()},
     )
 
 

@@ -14,27 +14,12 @@ import pytest
 from minimizer import elf_code
 from minimizer.errors import OracleError
 from oracles import codetrace, harness
-from oracles.codetrace import Region, executed, log_blocks, merged, parse_maps, traced_run_for
+from oracles.codetrace import executed, merged, traced_run_for
 from oracles.protocol import Outcome, Traps, Verdict
+from oracles.qemu_log import parse_maps
 from oracles.target import Target, probe
 from tests.targets import arm64_python, cross_gcc
 
-AARCH64_LOG = """\
-----------------
-IN:
-0x5500817850:  a9b27bfd  stp      x29, x30, [sp, #-0xe0]!
-0x5500817854:  b0000144  adrp     x4, #0x5500840000
-
-----------------
-IN: _start
-0x5500900000:  d503201f  nop
-"""
-X86_LOG = """\
-----------------
-IN:
-0x400081bb70:  48 89 e7                 movq     %rsp, %rdi
-0x400081bb73:  e8 f8 0b 00 00           callq    0x400081c770
-"""
 MAPS = """\
 400000-916000 r-xp 00000000 fe:00 5448242                    /usr/bin/python3.11
 5500800000-5500810000 r--p 00000000 fe:00 1                   /lib/libx.so
@@ -43,21 +28,6 @@ MAPS = """\
 5500830000-5500831000 rw-p 00000000 00:00 0
 5500900000-5500901000 r-xp 00000000 00:00 0                   [vdso]
 """
-
-
-def test_blocks_span_from_first_instruction_to_the_end_of_the_last(tmp_path: Path) -> None:
-    log = tmp_path / "qemu.log"
-    log.write_text(AARCH64_LOG)
-    assert list(log_blocks(log)) == [(0x5500817850, 0x5500817858), (0x5500900000, 0x5500900004)]
-    log.write_text(X86_LOG)
-    assert list(log_blocks(log)) == [(0x400081BB70, 0x400081BB78)]
-    assert list(log_blocks(tmp_path / "absent.log")) == []
-
-
-def test_maps_keep_files_only() -> None:
-    regions = parse_maps(MAPS)
-    assert [r.path for r in regions] == ["/usr/bin/python3.11", *["/lib/libx.so"] * 3]
-    assert regions[2] == Region(0x5500810000, 0x5500820000, "r-xp", 0xF000, "/lib/libx.so")
 
 
 def test_addresses_become_file_offsets_per_file() -> None:
@@ -73,6 +43,13 @@ def test_addresses_become_file_offsets_per_file() -> None:
     assert not code.ran("/lib/other.so", 0, 1 << 40)
     both = merged([code, executed([(0x5500810120, 0x5500810130)], parse_maps(MAPS))])
     assert both.ranges["/lib/libx.so"] == ((0xF100, 0xF130), (0x17000, 0x17004)) and both.blocks == 6
+
+
+def test_traps_that_ran_become_file_offsets_per_file() -> None:
+    code = executed([(0x5500810100, 0x5500810104)], parse_maps(MAPS), traps=[0x5500810100, 0x5500830010])
+    assert code.traps == {"/lib/libx.so": (0xF100,)}, "a trap in anonymous memory is in no file"
+    other = executed([], parse_maps(MAPS), traps=[0x5500818000, 0x5500810100])
+    assert merged([code, other]).traps == {"/lib/libx.so": (0xF100, 0x17000)}
 
 
 def test_a_native_target_cannot_be_traced(tmp_path: Path) -> None:
