@@ -156,3 +156,26 @@ def test_a_traced_run_of_the_machine_pass_under_emulation(tmp_path: Path) -> Non
         failed = untraced.verdict(Verdict(Outcome.FAIL, "crashed", 0.1))
         unknown = untraced.verdict(Verdict(Outcome.PASS, "", 0.1))
     assert failed.outcome is Outcome.FAIL and unknown.outcome is Outcome.UNRESOLVED
+
+
+def test_a_failed_run_under_emulation_names_the_trap_that_stopped_it(tmp_path: Path) -> None:
+    """As the machine pass's proposal runs: a removed function is traps, the file is watched."""
+    target = _target("aarch64")
+    (tmp_path / "build").mkdir()
+    lib, symbols = _build("aarch64", tmp_path / "build")
+    table = elf_code.function_table(lib.read_bytes())
+    assert table is not None
+    doomed = [i for i, f in enumerate(table.functions) if "ran_function" in f.names]
+    tree = tmp_path / "tree"
+    (tree / "pkg").mkdir(parents=True)
+    (tree / "libtraced.so").write_bytes(elf_code.fill_traps(lib.read_bytes(), table, doomed))
+    (tmp_path / "probe_like.py").write_text(PROBE_LIKE)
+    with traced_run_for(target, tree, Traps({"libtraced.so": {}}), tmp_path) as run:
+        # The loader's kind of path: the rebuilt map names the file so, the verdict as the tree does.
+        argv = run.argv(target.argv("-I", "-S", tmp_path / "probe_like.py", tree / "pkg/../libtraced.so"))
+        done = harness.run(argv, timeout=120, env=run.env(harness.python_env()))
+        verdict = run.verdict(Verdict(Outcome.FAIL, "crashed", done.seconds))
+    assert done.returncode != 0 and b"40" not in done.stdout
+    assert verdict.outcome is Outcome.FAIL and verdict.entered == {
+        ("libtraced.so", symbols["ran_function"][0])
+    }

@@ -14,6 +14,7 @@ import pytest
 from minimizer import cli
 from minimizer.api import workspace_for
 from minimizer.elf import machine, needed
+from minimizer.elf_code import function_table
 from minimizer.wheelfile import read_wheel
 from oracles import runtime
 from oracles.target import probe
@@ -131,6 +132,51 @@ def test_native_code_for_aarch64_is_unlinked_trapped_and_stripped_under_emulatio
     [libtoy] = [o for o in machine_code["objects"] if o["wheel_path"] == "toyelf/libtoy.so"]
     # unused_path() never runs: the trace under emulation says so, and it becomes traps.
     assert libtoy["how"] == "trace" and libtoy["removed"] >= 1
+
+
+# Calls unused() only when marker() is traps: never in the traced run (qemu's log needs no trap
+# planted), in every proposal. The proposal hits a trap, and the trap names unused() to restore.
+SHY_C = """
+int used(int x) { return x + 1; }
+int unused(int x) { return x * 5 + 2; }
+int marker(int x) { return x - 9; }
+"""
+SHY_CHECK = (
+    'python -c "import ctypes, toyshy; lib = toyshy.lib; '
+    "entry = ctypes.string_at(ctypes.cast(lib.marker, ctypes.c_void_p).value, 4); "
+    "entry == bytes.fromhex('000020d4') and lib.unused(1); "
+    'print(lib.used(1))"'
+)
+
+
+def test_a_proposal_that_hits_a_trap_under_emulation_is_repaired(tmp_path: Path) -> None:
+    """The failed run's code log names the trap, the function holding it comes back: no ddmin."""
+    (tmp_path / "shy.c").write_text(SHY_C)
+    library = tmp_path / "libshy.so"
+    subprocess.run(
+        [cross_gcc("aarch64"), "-O1", "-shared", "-fPIC", "-o", library, tmp_path / "shy.c"], check=True
+    )
+    init = "import ctypes, os\nlib = ctypes.CDLL(os.path.join(os.path.dirname(__file__), 'libshy.so'))\n"
+    files = {"toyshy/__init__.py": init, "toyshy/libshy.so": library.read_bytes()}
+    wheel = build_wheel(tmp_path, files, name="toyshy", tag="py3-none-manylinux_2_17_aarch64")
+    argv = [str(wheel), "--check", SHY_CHECK, "--python", arm64_python(), "--passes", "machine"]
+    data = _minimize([*argv, "--jobs", "1", "--no-verify"], tmp_path)
+    machine_code = data["machine_code"]
+    assert isinstance(machine_code, dict)
+    [libshy] = machine_code["objects"]
+    assert libshy["how"] == "trace+repair"
+    # numpy's CPU question, the traced run, the failed proposal, the repaired one as the oracle
+    # runs it and as the traced run ran.
+    passes = data["passes"]
+    assert isinstance(passes, list)
+    assert {p["name"]: p["runs"] for p in passes}["machine"] == 5
+    table = function_table(library.read_bytes())
+    assert table is not None
+    with zipfile.ZipFile(tmp_path / "out" / wheel.name) as archive:
+        reduced = archive.read("toyshy/libshy.so")
+    for function in table.functions:
+        kept = reduced[function.offset : function.end] == library.read_bytes()[function.offset : function.end]
+        assert kept == ("marker" not in function.names), function.names
 
 
 def test_elf_passes_leave_objects_of_another_machine_alone(
