@@ -16,7 +16,7 @@ from minimizer.errors import (
 
 if TYPE_CHECKING:
     from minimizer.api import Result, minimize
-    from minimizer.search import Budget, Progress
+    from minimizer.checker import Budget, Progress
 
 __all__ = [
     "Budget",
@@ -40,8 +40,8 @@ except metadata.PackageNotFoundError:  # run from a source tree that was never i
 _LAZY = {
     "minimize": "minimizer.api",
     "Result": "minimizer.api",
-    "Budget": "minimizer.search",
-    "Progress": "minimizer.search",
+    "Budget": "minimizer.checker",
+    "Progress": "minimizer.checker",
 }
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from minimizer import options
+from minimizer.checker import Budget, Checker, PassStats, Progress
 from minimizer.errors import BudgetExhausted, InputError, OracleError, VerificationError
 from minimizer.holdout import DEFAULT_SETS, Holdout, HoldoutReport, reduce_with_holdout
 from minimizer.journal import FILENAME as JOURNAL
@@ -19,7 +20,7 @@ from minimizer.journal import Journal
 from minimizer.outdir import OutputFolder
 from minimizer.passes import MachineCodePass, Pass
 from minimizer.passes.machine_code import ObjectReport
-from minimizer.search import Budget, Checker, PassStats, Progress, Search
+from minimizer.search import Search
 from minimizer.state import State
 from minimizer.wheelfile import DEFAULT_MAX_UNPACKED, Wheel, unpacked_size
 from minimizer.workspace import Workspace

@@ -308,8 +308,8 @@ def _read(args: argparse.Namespace, wheels: Sequence[Path]) -> dict[Path, str]:
 
 def _run(args: argparse.Namespace) -> int:
     from minimizer import api
+    from minimizer.checker import Budget
     from minimizer.progress import ProgressBar
-    from minimizer.search import Budget
 
     plan = _prepare(args)
     with ProgressBar(enabled=not args.quiet) as bar:

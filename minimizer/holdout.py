@@ -17,9 +17,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from minimizer.checker import Checker
 from minimizer.driver import reduce_to_fixpoint
 from minimizer.passes.base import Pass
-from minimizer.search import Checker, Search
+from minimizer.search import Search
 from minimizer.state import State
 from oracles.holdout import HeldOutOracle, HeldOutSet
 from oracles.protocol import Verdict

@@ -17,11 +17,11 @@ from typing import Any
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
+from minimizer.checker import Budget
 from minimizer.errors import InputError
 from minimizer.journal import FILENAME as JOURNAL
 from minimizer.outdir import LOCKNAME
 from minimizer.passes import ALL, CPU_MODES, DEFAULT, Pass, by_name
-from minimizer.search import Budget
 from minimizer.wheelfile import Wheel, file_sha256, read_wheel
 from oracles import runtime, sidetree, tflite
 from oracles.inference import DEFAULT_MODEL, Model

@@ -8,7 +8,7 @@ from typing import IO, Any
 
 from tqdm import tqdm
 
-from minimizer.search import Progress
+from minimizer.checker import Progress
 from minimizer.summary import megabytes
 
 # What each stage of a run is doing, as the bar says it (in the search: the pass's name).

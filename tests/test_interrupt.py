@@ -31,7 +31,7 @@ from tests.test_integration import CHECK, ENTRY_POINTS, TOY
 FILES = {**TOY, **{f"toypkg/extra/m{i}.py": f"X = {i}\n" for i in range(12)}}
 
 # Sends SIGTERM to its own process when the run reaches the stage named in argv[1] (a stage of
-# minimizer.search.STAGES, a pass's name, or "report"), then runs the CLI with the rest of argv.
+# minimizer.progress.LABELS, a pass's name, or "report"), then runs the CLI with the rest of argv.
 DRIVER = """
 import os, signal, sys
 from minimizer import cli, progress, report
