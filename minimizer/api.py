@@ -4,94 +4,47 @@ from __future__ import annotations
 
 import functools
 import os
-import shutil
-import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 
 from minimizer import options
-from minimizer.checker import Budget, Checker, PassStats, Progress
+from minimizer.checker import Budget, Checker, Progress
 from minimizer.errors import BudgetExhausted, InputError, OracleError, VerificationError
-from minimizer.holdout import DEFAULT_SETS, Holdout, HoldoutReport, reduce_with_holdout
+from minimizer.holdout import DEFAULT_SETS, Holdout, reduce_with_holdout
 from minimizer.journal import FILENAME as JOURNAL
 from minimizer.journal import Journal
 from minimizer.outdir import OutputFolder
-from minimizer.passes import MachineCodePass, Pass
-from minimizer.passes.machine_code import ObjectReport
+from minimizer.output import Beside, write
+from minimizer.passes import Pass
+from minimizer.result import INTERRUPTED, MachineCode, Removed, Result, WheelResult, machine_code, result_of
 from minimizer.search import Search
 from minimizer.state import State
-from minimizer.wheelfile import DEFAULT_MAX_UNPACKED, Wheel, unpacked_size
+from minimizer.wheelfile import DEFAULT_MAX_UNPACKED, Wheel
 from minimizer.workspace import Workspace
-from oracles import pip, runtime, sidetree
+from oracles import runtime, sidetree
 from oracles.command import CommandOracle
 from oracles.holdout import HeldOutOracle
 from oracles.inference import InferenceOracle, Model
 from oracles.protocol import Oracle, Outcome, Verdict, union_coverage, union_opened
 from oracles.target import Target, compile_bytecode, probe
-from oracles.venv import fresh_venv
+
+# Re-exported: the result types, and the stop reason of an interrupted run, were always found here.
+__all__ = [
+    "INTERRUPTED",
+    "MIN_TIMEOUT",
+    "TIMEOUT_FACTOR",
+    "MachineCode",
+    "Removed",
+    "Result",
+    "WheelResult",
+    "minimize",
+    "workspace_for",
+]
 
 MIN_TIMEOUT = 10.0
 TIMEOUT_FACTOR = 10.0
-VERIFY_TIMEOUT = 300.0
-INTERRUPTED = "interrupted"
-# What a check sees besides the candidate: the runtime, and the tree of the app's own packages.
-Beside = tuple[runtime.Runtime | None, sidetree.SideTree | None]
-
-
-@dataclass(frozen=True, slots=True)
-class WheelResult:
-    """One input wheel and what became of it."""
-
-    input: Path
-    output: Path | None
-    input_bytes: int
-    output_bytes: int
-    input_installed_bytes: int
-    output_installed_bytes: int
-    input_files: int
-    output_files: int
-
-
-@dataclass(frozen=True, slots=True)
-class Removed:
-    """A removed or edited member, with the compressed bytes it saved."""
-
-    wheel: str
-    path: str
-    bytes_saved: int
-    edited: bool = False
-    detail: str = ""  # for an edit: what changed ("12 lines deleted", "shared object rewritten")
-
-
-@dataclass(frozen=True, slots=True)
-class MachineCode:
-    """What the machine pass did: each shared object, and the CPU features its traces ran with."""
-
-    objects: tuple[ObjectReport, ...] = ()
-    cpu: Mapping[str, object] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class Result:
-    """What ``minimize`` did: outputs, sizes, what went, what it cost."""
-
-    wheels: tuple[WheelResult, ...]
-    removed: tuple[Removed, ...]
-    oracle_runs: int
-    cache_hits: int
-    resumed: int
-    wall_seconds: float
-    passes: Mapping[str, PassStats]
-    complete: bool
-    stop_reason: str
-    verified: bool
-    runtime: str
-    environment: Mapping[str, str] = field(default_factory=dict)
-    holdout: HoldoutReport | None = None  # None: turned off, or no models (a --check has no inputs)
-    app_packages: tuple[str, ...] = ()  # name==version of each --with package the checks saw
-    machine_code: MachineCode = field(default_factory=MachineCode)
 
 
 def minimize(
@@ -188,7 +141,7 @@ def minimize(
                 final, complete, reason = _search(original, pass_list, search, held)
                 verifiers = [*judges, held.oracle] if held is not None and held.passed else judges
                 try:
-                    paths, verified, cut = _write(
+                    paths, verified, cut = write(
                         workspace, final, verifiers, (chosen, side), out, verify and complete, checker, target
                     )
                 except VerificationError:
@@ -198,23 +151,23 @@ def minimize(
                     complete, reason = False, INTERRUPTED
                 if complete:
                     journal.discard()
-            result = _result(
+            result = result_of(
                 workspace,
                 original,
                 final,
                 paths,
                 checker,
-                started,
-                complete,
-                reason,
-                verified,
-                chosen,
-                target,
+                started=started,
+                complete=complete,
+                reason=reason,
+                verified=verified,
+                chosen=chosen,
+                target=target,
             )
     if side is not None:
         environment = {**result.environment, "with": " ".join(side.packages)}
         result = replace(result, app_packages=side.packages, environment=environment)
-    result = replace(result, machine_code=_machine_code(pass_list))
+    result = replace(result, machine_code=machine_code(pass_list))
     return replace(result, holdout=held.report()) if held is not None else result
 
 
@@ -293,166 +246,3 @@ def _search(
         return search.checker.best or original, False, str(stop)
     except KeyboardInterrupt:
         return search.checker.best or original, False, INTERRUPTED
-
-
-def _write(
-    workspace: Workspace,
-    final: State,
-    judges: Sequence[Oracle],
-    beside: Beside,
-    out: Path,
-    verify: bool,
-    checker: Checker,
-    target: Target,
-) -> tuple[list[Path], bool, bool]:
-    """Write into a staging folder, check the real install there, then move into ``out``.
-
-    Returns the paths, whether pip verified them, and whether an interrupt cut writing or
-    verification short: the wheels are complete all the same (only not verified), and are moved.
-    """
-    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=out))
-    try:
-        staged, cut = _stage(workspace, final, staging, checker)
-        verified = False
-        if verify and not cut:
-            try:
-                checker.begin("verifying")
-                _verify(staged, judges, beside, workspace.scratch, target)
-                verified = True
-            except KeyboardInterrupt:
-                cut = True
-        finals = []
-        for path in staged:
-            os.replace(path, out / path.name)
-            finals.append(out / path.name)
-        return finals, verified, cut
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-
-
-def _stage(workspace: Workspace, final: State, staging: Path, checker: Checker) -> tuple[list[Path], bool]:
-    """The output wheels, written in ``staging``; an interrupt while writing them writes them again, once."""
-    try:
-        checker.begin("writing")
-        return workspace.write(final, staging), False
-    except KeyboardInterrupt:
-        return workspace.write(final, staging), True
-
-
-def _verify(
-    wheels: Sequence[Path], judges: Sequence[Oracle], beside: Beside, scratch: Path, target: Target
-) -> None:
-    """A real pip install into a fresh venv, then every oracle; any failure is the result's (exit 1).
-
-    The venv is made by the target's ``venv`` module and the wheels installed by the target's pip.
-    The result, the runtime and the app's packages all go in with --no-deps: none replaces the numpy.
-    """
-    chosen, side = beside
-    staged = {w.name for w in wheels}
-    runtime_wheels = [chosen.wheel] if chosen is not None and chosen.wheel.name not in staged else []
-    dependencies = list(chosen.dependency_wheels) if chosen is not None else []
-    side_wheels = list(side.wheels) if side is not None else []
-    try:
-        with fresh_venv(target, scratch) as python:
-            pip.install_venv(target, python, [*wheels, *runtime_wheels, *dependencies, *side_wheels])
-            for judge in judges:
-                verdict = judge.check_installed(python, timeout=VERIFY_TIMEOUT)
-                if not verdict.passed:
-                    raise VerificationError(
-                        f"the minimized wheel fails after pip install ({judge.name}): {verdict.reason}"
-                    )
-    except OracleError as error:
-        raise VerificationError(f"the final check failed: {error}") from error
-
-
-def _result(
-    workspace: Workspace,
-    original: State,
-    final: State,
-    paths: list[Path],
-    checker: Checker,
-    started: float,
-    complete: bool,
-    reason: str,
-    verified: bool,
-    chosen: runtime.Runtime | None,
-    target: Target,
-) -> Result:
-    wheels = []
-    for index, wheel in enumerate(workspace.wheels):
-        mine = final.keeping(k for k in final.files if k.wheel == index)
-        output = paths[index] if index < len(paths) else None
-        # Measured on the written wheel (RECORD regenerated, entry points pruned), not estimated.
-        files, installed = (
-            unpacked_size(output) if output else (len(mine.files), workspace.installed_bytes(mine))
-        )
-        wheels.append(
-            WheelResult(
-                wheel.path,
-                output,
-                wheel.size_bytes,
-                output.stat().st_size if output else 0,
-                wheel.installed_bytes,
-                installed,
-                len(wheel.members),
-                files,
-            )
-        )
-    return Result(
-        tuple(wheels),
-        _removed(workspace, original, final),
-        checker.runs,
-        checker.cache_hits,
-        checker.resumed,
-        time.monotonic() - started,
-        dict(checker.per_pass),
-        complete,
-        reason,
-        verified,
-        f"{chosen.name} {chosen.version}" if chosen is not None else "none",
-        _environment(workspace, chosen, target),
-    )
-
-
-def _removed(workspace: Workspace, original: State, final: State) -> tuple[Removed, ...]:
-    edits = final.edit_map
-    gone = []
-    for key in original.files:
-        wheel = workspace.wheels[key.wheel]
-        before = wheel.member(key.path).compressed_size
-        if key not in final.files:
-            gone.append(Removed(wheel.path.name, key.path, before))
-        elif key in edits:
-            after = workspace.deflated_size(edits[key])
-            detail = _edit_detail(workspace.read(key), edits[key], key.path)
-            gone.append(Removed(wheel.path.name, key.path, before - after, edited=True, detail=detail))
-    return tuple(sorted(gone, key=lambda r: (-r.bytes_saved, r.path)))
-
-
-def _machine_code(passes: Sequence[Pass]) -> MachineCode:
-    for reduction in passes:
-        if isinstance(reduction, MachineCodePass):
-            objects = tuple(sorted(reduction.objects.values(), key=lambda o: -o.bytes_saved))
-            return MachineCode(objects, dict(reduction.trace_cpu))
-    return MachineCode()
-
-
-def _edit_detail(before: bytes, after: bytes, path: str) -> str:
-    if path.endswith(".py"):
-        deleted = len(before.splitlines()) - len(after.splitlines())
-        return f"{deleted} line{'' if deleted == 1 else 's'} deleted"
-    return "shared object rewritten (unused functions trapped, dependencies dropped or stripped)"
-
-
-def _environment(workspace: Workspace, chosen: runtime.Runtime | None, target: Target) -> dict[str, str]:
-    """The target interpreter the result was minimized and checked for."""
-    numpy = [str(w.version) for w in workspace.wheels if w.name == "numpy"]
-    return {
-        "python": ".".join(map(str, target.version)),
-        "implementation": target.implementation,
-        "platform": f"{target.system}-{target.machine}" + (f"-glibc{target.glibc}" if target.glibc else ""),
-        "machine": target.machine,
-        "emulator": " ".join(target.launcher),
-        "numpy": numpy[0] if numpy else "",
-        "runtime": f"{chosen.name}=={chosen.version}" if chosen is not None else "",
-    }

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from minimizer.api import Result, WheelResult
+from minimizer.result import Result, WheelResult
 from minimizer.wheelfile import atomic_file, file_sha256
 
 # 2 added "machine_code"; everything version 1 had is unchanged (gate compares either).

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from minimizer.api import Result
+    from minimizer.result import Result
 
 
 def megabytes(size: int) -> str:
