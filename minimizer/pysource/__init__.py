@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from minimizer.pysource._facts import Facts, Function, Unit, facts
 from minimizer.pysource._rewrite import Stub, comments, delete, docstrings, rewrite, stubs
-from minimizer.pysource._statements import Stmt, StmtPath, statements
+from minimizer.pysource._scopes import StmtPath
+from minimizer.pysource._statements import Stmt, statements
 
 __all__ = [
     "Facts",

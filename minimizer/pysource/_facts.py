@@ -14,16 +14,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from minimizer.pysource._rewrite import Stub, comments, stubs
-from minimizer.pysource._statements import (
-    _FUNCTIONS,
-    _TRIES,
-    Stmt,
-    _analyse,
-    _end,
-    _Entry,
-    _is_docstring,
-    _own_bindings,
-)
+from minimizer.pysource._scopes import _FUNCTIONS, _TRIES, _own_bindings
+from minimizer.pysource._statements import Stmt, _analyse, _end, _Entry, _is_docstring
 
 _CONTAINERS = (ast.If, ast.With, ast.AsyncWith, *_TRIES)
 _CANDIDATES = (

@@ -9,12 +9,11 @@ import tokenize
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from minimizer.pysource._scopes import _FUNCTIONS, StmtPath
 from minimizer.pysource._statements import (
     _BLANK,
     _COOKIE_LIKE,
-    _FUNCTIONS,
     Stmt,
-    StmtPath,
     _analyse,
     _Analysis,
     _end,

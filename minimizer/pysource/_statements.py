@@ -8,22 +8,25 @@ import functools
 import io
 import re
 import tokenize
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-StmtPath = tuple[int | str, ...]
+from minimizer.pysource._scopes import (
+    _DEFINITIONS,
+    _FUNCTIONS,
+    _TRIES,
+    StmtPath,
+    _child_blocks,
+    _guarded_names,
+    _own_bindings,
+)
 
 _BOM = b"\xef\xbb\xbf"
 _BLANK = b" \t\f"
 # Broader than CPython's own cookie test on purpose: a false hit only makes us more careful.
 _COOKIE_LIKE = re.compile(rb"[ \t\f]*#.*?coding[:=]")
 _DECORATOR_PREFIX = re.compile(rb"[ \t\f]*@[ \t\f]*")
-_BLOCK_FIELDS = ("body", "orelse", "finalbody")
 _SUMMARY_WIDTH = 72
-_FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
-_DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
-# ``except*`` (ast.TryStar) is new in Python 3.11, and the project still supports 3.10.
-_TRIES = tuple(getattr(ast, name) for name in ("Try", "TryStar") if hasattr(ast, name))
 _IMPORT_BLOCKS = (ast.If, ast.With, ast.AsyncWith, *_TRIES)
 
 
@@ -99,22 +102,6 @@ def statements(source: bytes, depth: int) -> tuple[Stmt, ...]:
 
 def _sorted(found: Iterable[Stmt | None]) -> tuple[Stmt, ...]:
     return tuple(sorted((s for s in found if s is not None), key=lambda s: s.start))
-
-
-def _resolve(analysis: _Analysis, wanted: Sequence[Stmt]) -> list[_Entry]:
-    # Matching the lines too catches a Stmt taken from another version of the file.
-    by_path = {e.path: e for e in analysis.entries}
-    chosen: list[_Entry] = []
-    for stmt in wanted:
-        entry = by_path.get(stmt.path)
-        if entry is None or entry.stmt is None or _span(entry.stmt) != _span(stmt):
-            raise ValueError(f"not a deletable statement of this source: {stmt!r}")
-        chosen.append(entry)
-    return chosen
-
-
-def _span(stmt: Stmt) -> tuple[int, int]:
-    return stmt.start, stmt.end
 
 
 def _end(entry: _Entry) -> int:
@@ -213,20 +200,6 @@ class _Collector:
         return self.texts[node.lineno - 1][node.col_offset :].startswith(b"elif")
 
 
-def _child_blocks(node: ast.stmt) -> Iterator[tuple[StmtPath, list[ast.stmt]]]:
-    for name in _BLOCK_FIELDS:
-        value: object = getattr(node, name, None)
-        if isinstance(value, list) and value:
-            yield (name,), [s for s in value if isinstance(s, ast.stmt)]
-    if isinstance(node, _TRIES):
-        for index, handler in enumerate(getattr(node, "handlers", ())):
-            if isinstance(handler, ast.ExceptHandler):
-                yield ("handlers", index, "body"), handler.body
-    if isinstance(node, ast.Match):
-        for index, case in enumerate(node.cases):
-            yield ("cases", index, "body"), case.body
-
-
 def _first_line(node: ast.stmt) -> int:
     decorators: list[ast.expr] = getattr(node, "decorator_list", [])
     return min([node.lineno, *(d.lineno for d in decorators)])
@@ -275,63 +248,6 @@ def _ends_logical_line(node: ast.stmt, texts: Sequence[bytes]) -> bool:
     if rest.startswith(b";"):
         rest = rest[1:].lstrip(_BLANK)
     return not rest or rest.startswith(b"#")
-
-
-def _guarded_names(function: ast.FunctionDef | ast.AsyncFunctionDef) -> frozenset[str]:
-    """Names some ``nonlocal`` inside ``function`` may need ``function``'s own binding of."""
-    wanted = {name for node in ast.walk(function) if isinstance(node, ast.Nonlocal) for name in node.names}
-    # What the function itself declares global or nonlocal it only rebinds, never binds.
-    return frozenset(wanted - _declared_names(function)) if wanted else frozenset()
-
-
-def _declared_names(function: ast.FunctionDef | ast.AsyncFunctionDef) -> set[str]:
-    # Nested functions and classes are scopes of their own: their declarations do not count.
-    names: set[str] = set()
-    stack: list[ast.stmt] = list(function.body)
-    while stack:
-        node = stack.pop()
-        if isinstance(node, ast.Global | ast.Nonlocal):
-            names.update(node.names)
-        elif not isinstance(node, _DEFINITIONS):
-            stack.extend(s for _, body in _child_blocks(node) for s in body)
-    return names
-
-
-def _own_bindings(root: ast.stmt) -> set[str]:
-    """Names ``root`` may bind in the scope it runs in (a superset: ``del`` counts too)."""
-    names: set[str] = set()
-    stack: list[ast.AST] = [root]
-    while stack:
-        node = stack.pop()
-        names.update(_bound_by(node))
-        stack.extend(_same_scope_children(node))
-    return names
-
-
-def _same_scope_children(node: ast.AST) -> list[ast.AST]:
-    # Function and class bodies are scopes of their own; decorators, defaults and bases are not.
-    # Class-level names never satisfy a ``nonlocal``, so skipping class bodies loses nothing.
-    if isinstance(node, _FUNCTIONS):
-        return [*node.decorator_list, node.args, *([node.returns] if node.returns else [])]
-    if isinstance(node, ast.ClassDef):
-        return [*node.decorator_list, *node.bases, *node.keywords]
-    if isinstance(node, ast.Lambda):
-        return [node.args]
-    return list(ast.iter_child_nodes(node))
-
-
-def _bound_by(node: ast.AST) -> list[str]:
-    if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store | ast.Del):
-        return [node.id]
-    if isinstance(node, _DEFINITIONS):
-        return [node.name]
-    if isinstance(node, ast.alias) and node.name != "*":
-        return [node.asname or node.name.split(".")[0]]
-    if isinstance(node, ast.ExceptHandler | ast.MatchAs | ast.MatchStar):
-        return [node.name] if node.name else []
-    if isinstance(node, ast.MatchMapping):
-        return [node.rest] if node.rest else []
-    return []
 
 
 def _guard_cookies(entries: Sequence[_Entry], texts: Sequence[bytes]) -> None:
