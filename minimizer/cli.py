@@ -128,7 +128,7 @@ def _prepare(args: argparse.Namespace) -> _Plan:
         gate.check_comparable(baseline, [w.name for w in wheels], args.baseline)
     options.check_output_files(
         _written(args),
-        inputs=_read(args, wheels),
+        inputs=_user_files(args, wheels),
         out=Path(args.output),
         wheel_names=[w.name for w in wheels],
     )
@@ -146,7 +146,7 @@ def _written(args: argparse.Namespace) -> dict[str, Path]:
     return files
 
 
-def _read(args: argparse.Namespace, wheels: Sequence[Path]) -> dict[Path, str]:
+def _user_files(args: argparse.Namespace, wheels: Sequence[Path]) -> dict[Path, str]:
     """The user's files, which no output may replace."""
     files = {Path(m): "a model" for m in args.oracle}
     files |= {Path(pair.rpartition("=")[2]): "a sample file" for pair in args.inputs}
