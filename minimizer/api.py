@@ -11,7 +11,7 @@ from pathlib import Path
 
 from minimizer import options
 from minimizer.checker import Budget, Checker, Progress
-from minimizer.errors import BudgetExhausted, InputError, OracleError, VerificationError
+from minimizer.errors import BudgetExhausted, InputError, OracleError, ReferenceTimeout, VerificationError
 from minimizer.holdout import DEFAULT_SETS, Holdout, reduce_with_holdout
 from minimizer.journal import FILENAME as JOURNAL
 from minimizer.journal import Journal
@@ -27,7 +27,7 @@ from oracles import runtime, sidetree
 from oracles.command import CommandOracle
 from oracles.holdout import HeldOutOracle
 from oracles.inference import InferenceOracle, Model
-from oracles.protocol import Oracle, Outcome, Verdict, union_coverage, union_opened
+from oracles.protocol import REFERENCE_TIMEOUT, Oracle, Outcome, Verdict, union_coverage, union_opened
 from oracles.target import Target, compile_bytecode, probe
 
 # Re-exported: the result types, and the stop reason of an interrupted run, were always found here.
@@ -212,18 +212,28 @@ def _reference(
     workspace: Workspace, judges: Sequence[Oracle], checker: Checker, original: State, timeout: float | None
 ) -> None:
     checker.begin("reference")
-    with workspace.materialize(original) as tree:
-        verdicts = [judge.reference(tree) for judge in judges]
+    # A --timeout bounds the original's runs too: one that takes longer is refused at the first.
+    try:
+        with workspace.materialize(original) as tree:
+            verdicts = [judge.reference(tree, timeout=timeout or REFERENCE_TIMEOUT) for judge in judges]
+    except ReferenceTimeout as error:
+        if timeout is None:
+            raise
+        raise _too_short(timeout, f"{error}") from None
     slowest = max((v.seconds for v in verdicts), default=0.0)
     if timeout is not None and timeout < slowest:
-        raise InputError(
-            f"a timeout of {timeout:g} s is shorter than one run of the original wheel ({slowest:.2f} s): "
-            "every candidate would time out; leave --timeout out for the default (10x the reference run)"
-        )
+        raise _too_short(timeout, f"it took {slowest:.2f} s")
     seconds = sum(v.seconds for v in verdicts)
     checker.timeout = timeout or max(MIN_TIMEOUT, TIMEOUT_FACTOR * seconds)
     traced = union_opened(verdicts), union_coverage(verdicts)
     checker.accept(original, Verdict(Outcome.PASS, "reference", seconds, *traced))
+
+
+def _too_short(timeout: float, why: str) -> InputError:
+    return InputError(
+        f"a timeout of {timeout:g} s is shorter than one run of the original wheel ({why}): "
+        "every candidate would time out; leave --timeout out for the default (10x the reference run)"
+    )
 
 
 def _must_fail_empty(search: Search, original: State) -> None:

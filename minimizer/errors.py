@@ -19,6 +19,10 @@ class OracleError(WheelDdminError):
     """The oracle could not be set up, or the original wheel does not pass it."""
 
 
+class ReferenceTimeout(OracleError):
+    """A run of the original wheel did not finish within the time it was given."""
+
+
 class VerificationError(WheelDdminError):
     """The minimized wheel failed its final check after a real install."""
 

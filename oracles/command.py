@@ -13,15 +13,14 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from minimizer.errors import OracleError
+from minimizer.errors import OracleError, ReferenceTimeout
 from oracles import harness
 from oracles._trace import relative, relative_coverage
 from oracles.code_trace import env_key
 from oracles.codetrace import TracedRun, traced_run_for
-from oracles.protocol import Coverage, Outcome, Traps, Verdict
+from oracles.protocol import REFERENCE_TIMEOUT, Coverage, Outcome, Traps, Verdict
 from oracles.target import Target
 
-REFERENCE_TIMEOUT = 300.0
 BOOT = Path(__file__).with_name("_check_boot.py")
 
 
@@ -81,13 +80,22 @@ class CommandOracle:
             argv, environ = run.argv(argv), run.env(environ)
         return harness.run(argv, timeout=timeout, env=environ, cwd=self._cwd)
 
-    def reference(self, tree: Path) -> Verdict:
-        """Run the check twice on the original: it must pass, and print the same both times."""
-        runs = [self._traced(tree, REFERENCE_TIMEOUT) for _ in range(2)]
-        for done, _ in runs:
+    def reference(self, tree: Path, *, timeout: float = REFERENCE_TIMEOUT) -> Verdict:
+        """Run the check twice on the original: it must pass, and print the same both times.
+
+        A first run that fails ends it: a check that hangs costs one timeout, not two.
+        """
+        runs = []
+        for _ in range(2):
+            done, traced = self._traced(tree, timeout)
+            if done.timed_out:
+                raise ReferenceTimeout(
+                    f"check {self.command!r} did not finish in {timeout:g} s with the original wheel"
+                )
             if done.returncode != 0:
                 detail = done.last_error_line() or f"exit code {done.returncode}"
                 raise OracleError(f"check {self.command!r} fails with the original wheel: {detail}")
+            runs.append((done, traced))
         (first, (opened, coverage)), (second, _) = runs
         if first.stdout != second.stdout:
             raise OracleError(

@@ -15,8 +15,8 @@ from typing import Any
 
 from minimizer.errors import OracleError
 from oracles import _inputs
-from oracles.inference import REFERENCE_TIMEOUT, InferenceOracle
-from oracles.protocol import Outcome, Verdict
+from oracles.inference import InferenceOracle
+from oracles.protocol import REFERENCE_TIMEOUT, Outcome, Verdict
 
 _PROBLEM_CHARS = 240
 
@@ -69,18 +69,21 @@ class HeldOutOracle:
         narrow.sets = tuple(chosen)
         return narrow
 
-    def reference(self, tree: Path) -> Verdict:
-        """Screen every planned set on the original: twice, all at once, or set by set if that crashes."""
-        together = [self._run(tree, self.planned) for _ in range(2)]
+    def reference(self, tree: Path, *, timeout: float = REFERENCE_TIMEOUT) -> Verdict:
+        """Screen every planned set on the original: twice, all at once, or set by set if that crashes.
+
+        A set the original cannot run within ``timeout`` is unusable, not an error.
+        """
+        together = [self._run(tree, self.planned, timeout) for _ in range(2)]
         if all(r.get("ok") for r in together):
             outputs = [self._per_set(r, self.planned) for r in together]
             self.sets = tuple(_screened(s, a, b) for s, a, b in zip(self.planned, *outputs, strict=True))
         else:
-            self.sets = tuple(self._screen_alone(tree, s) for s in self.planned)
+            self.sets = tuple(self._screen_alone(tree, s, timeout) for s in self.planned)
         return Verdict(Outcome.PASS, "reference")
 
-    def _screen_alone(self, tree: Path, held: HeldOutSet) -> HeldOutSet:
-        runs = [self._run(tree, [held]) for _ in range(2)]
+    def _screen_alone(self, tree: Path, held: HeldOutSet, timeout: float) -> HeldOutSet:
+        runs = [self._run(tree, [held], timeout) for _ in range(2)]
         if not all(r.get("ok") for r in runs):
             return _unusable(held, f"the original fails: {runs[0].get('error') or runs[1].get('error')}")
         first, second = (self._per_set(r, [held])[0] for r in runs)
@@ -104,9 +107,9 @@ class HeldOutOracle:
             return Verdict(Outcome.FAIL, "outputs differ from the original on a held-out set", seconds)
         return Verdict(Outcome.PASS, "", seconds)
 
-    def _run(self, tree: Path, sets: Sequence[HeldOutSet]) -> dict[str, Any]:
+    def _run(self, tree: Path, sets: Sequence[HeldOutSet], timeout: float) -> dict[str, Any]:
         self.screening_runs += 1
-        return self.inference.run_sets(tree, self._specs(sets), timeout=REFERENCE_TIMEOUT, keep_going=True)
+        return self.inference.run_sets(tree, self._specs(sets), timeout=timeout, keep_going=True)
 
     def _specs(self, sets: Sequence[HeldOutSet]) -> list[list[dict[str, Any]]]:
         by_model: list[list[dict[str, Any]]] = [[] for _ in self.inference.model_paths]

@@ -11,19 +11,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from minimizer.errors import InputError, OracleError
+from minimizer.errors import InputError, OracleError, ReferenceTimeout
 from oracles import _inputs, harness
 from oracles._trace import relative, relative_coverage
 from oracles.code_trace import env_key
 from oracles.codetrace import TracedRun, traced_run_for
 from oracles.npz import Array
-from oracles.protocol import Coverage, Outcome, Traps, Verdict
+from oracles.protocol import REFERENCE_TIMEOUT, Coverage, Outcome, Traps, Verdict
 from oracles.runtime import Runtime
 from oracles.target import Target
 
 PROBE = Path(__file__).with_name("_probe.py")
 DEFAULT_MODEL = Path(__file__).with_name("data") / "default_model.tflite"
-REFERENCE_TIMEOUT = 300.0
 _TFLITE_IDENTIFIER = b"TFL3"
 
 
@@ -91,12 +90,12 @@ class InferenceOracle:
             spec[key] = {"raw": str(raw), "descr": array.descr, "shape": list(array.shape)}
         return spec
 
-    def reference(self, tree: Path) -> Verdict:
+    def reference(self, tree: Path, *, timeout: float = REFERENCE_TIMEOUT) -> Verdict:
         """Run the original twice: it must work, and agree with itself, or nothing can be compared."""
-        first = self._probe(tree, [tree], timeout=REFERENCE_TIMEOUT, trace=True)
-        if not first.get("ok"):
-            raise OracleError(_reference_failure(first, self.runtime))
-        second = self._probe(tree, [tree], timeout=REFERENCE_TIMEOUT, trace=False)
+        first = self._probe(tree, [tree], timeout=timeout, trace=True)
+        _raise_unless_ok(first, self.runtime, timeout)
+        second = self._probe(tree, [tree], timeout=timeout, trace=False)
+        _raise_unless_ok(second, self.runtime, timeout)
         if second.get("outputs") != first["outputs"]:
             raise OracleError("the original wheel gives different outputs on two runs (nondeterministic)")
         self._expected = first["outputs"]
@@ -259,7 +258,7 @@ def _usual_sets(result: dict[str, Any], models: Sequence[Mapping[str, Any]]) -> 
 def _result(done: harness.Completed, path: Path) -> dict[str, Any]:
     base: dict[str, Any] = {"seconds": done.seconds}
     if done.timed_out:
-        return {**base, "ok": False, "error": f"timed out after {done.seconds:.1f} s"}
+        return {**base, "ok": False, "timed_out": True, "error": f"timed out after {done.seconds:.1f} s"}
     if done.returncode == 3 and not path.exists():
         return {**base, "unresolved": True, "error": done.last_error_line() or "probe broke"}
     try:
@@ -267,6 +266,13 @@ def _result(done: harness.Completed, path: Path) -> dict[str, Any]:
     except (OSError, ValueError):
         detail = done.last_error_line() or f"exit code {done.returncode}"
         return {**base, "ok": False, "error": f"crashed ({detail})"}
+
+
+def _raise_unless_ok(result: Mapping[str, Any], runtime: Runtime, timeout: float) -> None:
+    if result.get("timed_out"):
+        raise ReferenceTimeout(f"inference with the original wheels did not finish in {timeout:g} s")
+    if not result.get("ok"):
+        raise OracleError(_reference_failure(result, runtime))
 
 
 def _reference_failure(result: Mapping[str, Any], runtime: Runtime) -> str:

@@ -11,6 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
+# How long a run of the original may take when the user gives no --timeout: a hang, past this.
+REFERENCE_TIMEOUT = 300.0
+
 
 class Outcome(enum.Enum):
     """PASS keeps a candidate; FAIL rejects it; UNRESOLVED means the harness broke (never accepted)."""
@@ -92,8 +95,11 @@ class Oracle(Protocol):
     @property
     def name(self) -> str: ...
 
-    def reference(self, tree: Path) -> Verdict:
-        """Record what the original tree does; raise OracleError if it does not work at all."""
+    def reference(self, tree: Path, *, timeout: float = REFERENCE_TIMEOUT) -> Verdict:
+        """Record what the original tree does; raise OracleError if it does not work at all.
+
+        ReferenceTimeout when a run of the original takes longer than ``timeout``.
+        """
         ...
 
     def check(self, tree: Path, *, timeout: float) -> Verdict:

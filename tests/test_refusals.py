@@ -172,12 +172,16 @@ def test_the_same_wheel_twice_is_refused(
     assert "given twice" in refused(argv, capsys, log)
 
 
-def test_a_timeout_shorter_than_the_reference_run_is_refused_before_the_search(
-    toy_wheel: Path, tmp_path: Path, check: str, log: Path, capsys: pytest.CaptureFixture[str]
+def test_a_timeout_shorter_than_the_reference_run_is_refused_at_its_first_run(
+    toy_wheel: Path, tmp_path: Path, log: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    argv = [str(toy_wheel), "--check", check, "-o", str(tmp_path / "o"), "--timeout", "0.000001"]
-    # The two reference runs of the original are what measure it: no candidate runs.
-    assert "shorter than one run of the original" in refused(argv, capsys, log, runs=2)
+    # A check that hangs on the original: --timeout bounds the reference run too, and the first
+    # run that does not finish ends it (the second is never started, no candidate runs).
+    hangs = f"python -c \"import time, toypkg; open(r'{log}', 'a').write('run\\n'); time.sleep(600)\""
+    argv = [str(toy_wheel), "--check", hangs, "-o", str(tmp_path / "o"), "--timeout", "4"]
+    line = refused(argv, capsys, log, runs=1)
+    assert "a timeout of 4 s is shorter than one run of the original" in line
+    assert "did not finish in 4 s" in line
 
 
 # Baselines -------------------------------------------------------------------------------------
