@@ -167,7 +167,8 @@ class EmulatedRun:
         self._traps = traps
         self._trace = CodeTrace(target, folder)
         for path, sites in traps.sites.items():
-            _lift(tree / path, sites)
+            if sites:  # a watched file with no sites may be a hard link into the workspace's copy
+                _lift(tree / path, sites)
 
     @property
     def planted(self) -> bool:
