@@ -74,8 +74,8 @@ class HeldOutOracle:
 
         A set the original cannot run within ``timeout`` is unusable, not an error.
         """
-        together = [self._run(tree, self.planned, timeout) for _ in range(2)]
-        if all(r.get("ok") for r in together):
+        together = self._twice(tree, self.planned, timeout)
+        if not isinstance(together, str):
             outputs = [self._per_set(r, self.planned) for r in together]
             self.sets = tuple(_screened(s, a, b) for s, a, b in zip(self.planned, *outputs, strict=True))
         else:
@@ -83,9 +83,9 @@ class HeldOutOracle:
         return Verdict(Outcome.PASS, "reference")
 
     def _screen_alone(self, tree: Path, held: HeldOutSet, timeout: float) -> HeldOutSet:
-        runs = [self._run(tree, [held], timeout) for _ in range(2)]
-        if not all(r.get("ok") for r in runs):
-            return _unusable(held, f"the original fails: {runs[0].get('error') or runs[1].get('error')}")
+        runs = self._twice(tree, [held], timeout)
+        if isinstance(runs, str):
+            return _unusable(held, f"the original fails: {runs}")
         first, second = (self._per_set(r, [held])[0] for r in runs)
         return _screened(held, first, second)
 
@@ -106,6 +106,18 @@ class HeldOutOracle:
         if self._per_set(result, self.usable) != [s.expected for s in self.usable]:
             return Verdict(Outcome.FAIL, "outputs differ from the original on a held-out set", seconds)
         return Verdict(Outcome.PASS, "", seconds)
+
+    def _twice(
+        self, tree: Path, sets: Sequence[HeldOutSet], timeout: float
+    ) -> tuple[dict[str, Any], dict[str, Any]] | str:
+        """Two runs of ``sets`` on the original, or the error of the first that failed (it settles it)."""
+        first = self._run(tree, sets, timeout)
+        if not first.get("ok"):
+            return str(first.get("error"))
+        second = self._run(tree, sets, timeout)
+        if not second.get("ok"):
+            return str(second.get("error"))
+        return first, second
 
     def _run(self, tree: Path, sets: Sequence[HeldOutSet], timeout: float) -> dict[str, Any]:
         self.screening_runs += 1
