@@ -22,6 +22,7 @@ from oracles.target import Target
 
 PIP_TIMEOUT = 900.0
 _QUIET = ["--disable-pip-version-check", "--no-input"]
+_HOST_PIP = (sys.executable, "-m", "pip")
 # The target's pip, run from the wheel its ensurepip would install (ensurepip itself starts a
 # second interpreter, which an emulator without binfmt handlers cannot do).
 _FROM_WHEEL = (
@@ -33,10 +34,10 @@ def _tmp_env(tmp: Path) -> dict[str, str]:
     return harness.python_env({"TMPDIR": str(tmp), "TEMP": str(tmp), "TMP": str(tmp)})
 
 
-def _pip(args: Sequence[str], *, tmp: Path) -> harness.Completed:
-    """The host's pip, its temporary folders in ``tmp``, which the caller removes even if pip is killed."""
-    argv = [sys.executable, "-m", "pip", *_QUIET, *args]
-    return harness.run(argv, timeout=PIP_TIMEOUT, env=_tmp_env(tmp))
+def _pip(args: Sequence[str], *, tmp: Path, pip: Sequence[str] = _HOST_PIP) -> harness.Completed:
+    """A pip (the host's by default), its temporary folders in ``tmp``, which the caller removes even
+    if pip is killed."""
+    return harness.run([*pip, *_QUIET, *args], timeout=PIP_TIMEOUT, env=_tmp_env(tmp))
 
 
 def download(requirement: str, dest: Path, target: Target) -> Path:
@@ -115,14 +116,11 @@ def install_venv(
     """
     if not target.pip_wheel:
         raise OracleError(f"{target.describe()} has no bundled pip to verify with (--no-verify skips it)")
-    pip = target.argv("-I", "-c", _FROM_WHEEL, target.pip_wheel, *_QUIET, executable=venv_python)
+    pip = target.argv("-I", "-c", _FROM_WHEEL, target.pip_wheel, executable=venv_python)
     # Inside the venv, which its maker removes: an interrupted pip leaves nothing in the system temp.
     with tempfile.TemporaryDirectory(prefix=".pip-", dir=venv_python.parent.parent) as tmp:
-        env = _tmp_env(Path(tmp))
-        result = harness.run(
-            [*pip, "install", "--no-deps", "--no-index", *map(str, wheels)], timeout=PIP_TIMEOUT, env=env
-        )
+        result = _pip(["install", "--no-deps", "--no-index", *map(str, wheels)], tmp=Path(tmp), pip=pip)
         if result.returncode == 0 and deps:
-            result = harness.run([*pip, "install", *deps], timeout=PIP_TIMEOUT, env=env)
+            result = _pip(["install", *deps], tmp=Path(tmp), pip=pip)
     if result.returncode != 0:
         raise OracleError(f"pip install failed: {result.last_error_line()}")
