@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from minimizer.api import workspace_for
-from minimizer.options import default_runtime
+from minimizer.options import runtime_for
 from minimizer.wheelfile import read_wheel
 from oracles import _inputs, pip, runtime
 from oracles.inference import InferenceOracle, Model
@@ -63,10 +63,7 @@ def accept(
     wheels = [read_wheel(w) for w in originals]
     cache = runtime.cache_root()
     given = [w for w in wheels if runtime.is_runtime(w.path.name)]
-    if given:
-        chosen = runtime.install(given[0].path, cache, target, itself=False)
-    else:
-        chosen = runtime.provide(default_runtime(wheels), cache, target)
+    chosen = runtime_for(wheels, None, cache, target)
     with workspace_for(wheels, target) as workspace:
         oracle = InferenceOracle(models, chosen, workspace.scratch, target)
         sets = held_out_sets(len(models), held_out)

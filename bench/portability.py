@@ -26,20 +26,14 @@ import subprocess
 import sys
 import tempfile
 import time
-import zipfile
-from email.parser import Parser
 from pathlib import Path
 
-from packaging.requirements import Requirement
-from packaging.utils import canonicalize_name, parse_wheel_filename
-
-from oracles import pip
+from oracles import pip, runtime
 from oracles.target import probe
 from oracles.venv import fresh_venv
 
 TIMEOUT = 3600.0
 SETTINGS = ("native", "baseline", "valgrind")
-RUNTIMES = {"tflite-runtime", "ai-edge-litert"}
 
 # Held-out inference: seeds the oracle's probe never uses, and inputs at the edges of the range.
 HELD_OUT = r"""
@@ -91,23 +85,6 @@ for path in sys.argv[1:]:
             print(path.rsplit("/", 1)[-1], kind, detail["name"], out.dtype, out.shape,
                   hashlib.sha256(out.tobytes()).hexdigest()[:16], flush=True)
 """
-
-
-def _runtime_dependencies(wheels: list[Path]) -> list[str]:
-    """What the runtime wheel needs besides numpy (installed from the index into both venvs)."""
-    deps = []
-    for wheel in wheels:
-        if parse_wheel_filename(wheel.name)[0] not in RUNTIMES:
-            continue
-        with zipfile.ZipFile(wheel) as archive:
-            name = next(n for n in archive.namelist() if n.endswith(".dist-info/METADATA"))
-            metadata = Parser().parsestr(archive.read(name).decode())
-        for line in metadata.get_all("Requires-Dist") or []:
-            req = Requirement(line)
-            wanted = req.marker is None or req.marker.evaluate({"extra": ""})
-            if canonicalize_name(req.name) != "numpy" and wanted:
-                deps.append(str(req))
-    return deps
 
 
 def _launcher(folder: Path, python: Path, valgrind: bool) -> Path:
@@ -177,7 +154,6 @@ def main() -> int:
     parser.add_argument("--settings", default=",".join(SETTINGS))
     parser.add_argument("--json", type=Path, help="write the results here too")
     args = parser.parse_args()
-    deps = _runtime_dependencies(args.original)
     results = []
     with tempfile.TemporaryDirectory(prefix="portability-") as folder:
         scratch = Path(folder)
@@ -187,6 +163,8 @@ def main() -> int:
         if args.oracle:
             commands.append("python " + " ".join(shlex.quote(str(p)) for p in [script, *args.oracle]))
         target = probe()  # the interpreter running this script, as wheel-ddmin's default
+        runtimes = [w for w in args.original if runtime.is_runtime(w.name)]
+        deps = [d for wheel in runtimes for d in runtime.dependencies_but_numpy(wheel, target)]
         with fresh_venv(target, scratch) as original, fresh_venv(target, scratch) as minimized:
             pip.install_venv(target, original, args.original, deps=deps)
             pip.install_venv(target, minimized, args.minimized, deps=deps)

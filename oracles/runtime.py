@@ -97,7 +97,7 @@ def install(wheel: Path, cache: Path, target: Target, *, itself: bool = True) ->
     suffix = "" if itself else "-dependencies"
     # Keyed by the target too: an aarch64 tree never serves an x86_64 run, nor a 3.12 tree a 3.11 one.
     tree = cache / "runtimes" / f"{wheel.name.removesuffix('.whl')}{suffix}-{target.key}"
-    dependencies = tuple(_dependencies_but_numpy(wheel, target))
+    dependencies = tuple(dependencies_but_numpy(wheel, target))
     wheels = _dependency_wheels(wheel, dependencies, cache, target) if dependencies else ()
     if not (tree / ".complete").exists():
         shutil.rmtree(tree, ignore_errors=True)
@@ -190,7 +190,8 @@ def _remember(requirement: str, wheel: Path, dest: Path, target: Target) -> None
         raise
 
 
-def _dependencies_but_numpy(wheel: Path, target: Target) -> list[str]:
+def dependencies_but_numpy(wheel: Path, target: Target) -> list[str]:
+    """What a wheel requires for ``target``, numpy left out (it comes from the candidate)."""
     with zipfile.ZipFile(wheel) as archive:
         metadata_name = next(n for n in archive.namelist() if n.endswith(".dist-info/METADATA"))
         metadata = Parser().parsestr(archive.read(metadata_name).decode())
