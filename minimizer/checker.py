@@ -167,8 +167,7 @@ class Checker:
         self._cache[(tag, state)] = verdict
         self._record(digest, verdict)
         with self._lock:
-            self._count_run()
-            self._run_seconds += verdict.seconds
+            self._count_run(verdict.seconds)
             self._queued = max(self._queued - 1, 0)
         self._note_unresolved(verdict)
         if verdict.passed and track_best:
@@ -258,7 +257,7 @@ class Checker:
         self._traces[digest] = verdict
         self._record(digest, verdict)
         with self._lock:
-            self._count_run()
+            self._count_run(verdict.seconds)
         self._watched(state, traps, verdict)
         self._report(verdict.outcome)
         return verdict
@@ -322,11 +321,12 @@ class Checker:
 
     def _probe_numpy_cpu(self, state: State, target: Target | None) -> dict[str, list[str]] | None:
         self._claim()
+        started = time.monotonic()
         with self.workspace.materialize(state) as tree:
             python = target.argv() if target is not None else None
             found = numpy_cpu([tree], timeout=self.timeout, python=python)
         with self._lock:
-            self._count_run()
+            self._count_run(time.monotonic() - started)
         return found.as_dict() if found is not None else None
 
     # Bookkeeping shared by every kind of run.
@@ -351,10 +351,12 @@ class Checker:
                 raise BudgetExhausted(f"time budget of {self.budget.seconds:g} s used up")
             self._claimed += 1
 
-    def _count_run(self) -> None:
-        """A run ended (the caller holds the lock): it counts for the search and for its pass."""
+    def _count_run(self, seconds: float) -> None:
+        """A run ended (the caller holds the lock): it counts for the search, for its pass, and for
+        the mean run time the progress bar's estimate of the time left is made of."""
         self.runs += 1
         self.stats().runs += 1
+        self._run_seconds += seconds
 
     def _note_unresolved(self, verdict: Verdict) -> None:
         if verdict.outcome is not Outcome.UNRESOLVED:

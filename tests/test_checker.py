@@ -11,11 +11,11 @@ from hypothesis import strategies as st
 
 from minimizer import Budget, minimize
 from minimizer.errors import BudgetExhausted
-from minimizer.search import Checker
+from minimizer.search import Checker, Progress
 from minimizer.state import State
 from minimizer.wheelfile import read_wheel
 from minimizer.workspace import Workspace
-from oracles.protocol import Outcome, Verdict
+from oracles.protocol import Outcome, Traps, Verdict
 from tests.conftest import build_wheel
 from tests.test_integration import CHECK, ENTRY_POINTS, TOY
 
@@ -145,3 +145,35 @@ def test_a_slow_setup_does_not_eat_the_time_budget(
         progress=progress,
     )
     assert result.complete, result.stop_reason
+
+
+class Timed:
+    """An oracle whose candidate runs take 1 s and whose traced runs take 3 s (as verdicts say)."""
+
+    name = "timed"
+
+    def reference(self, tree: Path, *, timeout: float = 300.0) -> Verdict:
+        return Verdict(Outcome.PASS)
+
+    def check(self, tree: Path, *, timeout: float) -> Verdict:
+        return Verdict(Outcome.PASS, "", 1.0)
+
+    def check_installed(self, venv_python: Path, *, timeout: float) -> Verdict:
+        return Verdict(Outcome.PASS)
+
+    def reference_env(self, tree: Path, env: object) -> None:
+        return None
+
+    def trace(self, tree: Path, traps: Traps, *, timeout: float) -> Verdict:
+        return Verdict(Outcome.PASS, "", 3.0, entered=frozenset())
+
+
+def test_the_mean_run_time_counts_traced_runs_too(workspace: Workspace) -> None:
+    """The time-left estimate is made of this mean: every counted run adds its time to it."""
+    events: list[Progress] = []
+    checker = Checker(workspace, [Timed()], timeout=10.0, jobs=1, progress=events.append)
+    first, second = singles(workspace)[:2]
+    checker.consider(first)
+    checker.trace(second, Traps({}))
+    assert checker.runs == 2
+    assert events[-1].mean_seconds == 2.0
