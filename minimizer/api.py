@@ -132,7 +132,7 @@ def minimize(
             checker = Checker(
                 workspace, judges, timeout or 0.0, jobs or os.cpu_count() or 1, budget or Budget(), progress
             )
-            search = Search(checker, tuple(keep), target)
+            search = Search(checker, target, tuple(keep))
             held = _holdout(judges, holdout, checker)
             original = workspace.original()
             _reference(workspace, judges, checker, original, timeout)

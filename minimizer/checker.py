@@ -305,7 +305,7 @@ class Checker:
                 self._env_references[key] = ""
         return self._env_references[key]
 
-    def numpy_cpu(self, state: State, target: Target | None = None) -> NumpyCpu | None:
+    def numpy_cpu(self, state: State, target: Target) -> NumpyCpu | None:
         """numpy's CPU tables as ``state``'s numpy sees them on ``target``: one run, counted, journaled."""
         key = f"numpy-cpu:{state_digest(state)}"
         if key not in self._notes:
@@ -319,12 +319,11 @@ class Checker:
         value = self._notes[key]
         return NumpyCpu.from_dict(value) if value is not None else None
 
-    def _probe_numpy_cpu(self, state: State, target: Target | None) -> dict[str, list[str]] | None:
+    def _probe_numpy_cpu(self, state: State, target: Target) -> dict[str, list[str]] | None:
         self._claim()
         started = time.monotonic()
         with self.workspace.materialize(state) as tree:
-            python = target.argv() if target is not None else None
-            found = numpy_cpu([tree], timeout=self.timeout, python=python)
+            found = numpy_cpu([tree], timeout=self.timeout, python=target.argv())
         with self._lock:
             self._count_run(time.monotonic() - started)
         return found.as_dict() if found is not None else None

@@ -6,7 +6,6 @@ Every question goes to the ``Checker`` (``minimizer.checker``), the one door to 
 from __future__ import annotations
 
 import fnmatch
-import platform
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -32,8 +31,8 @@ class Search:
     and what the candidates run on."""
 
     checker: Checker
+    target: Target  # what the candidates run on
     keep: tuple[str, ...] = ()
-    target: Target | None = None  # None: the interpreter running wheel-ddmin
     # The passing states the passes chose, in order (the same for any --jobs): where the search
     # can go back to when new inputs fail its result.
     trail: list[State] = field(default_factory=list)
@@ -41,12 +40,12 @@ class Search:
     @property
     def system(self) -> str:
         """The target's operating system, as ``platform.system()`` names it there."""
-        return self.target.system if self.target is not None else platform.system()
+        return self.target.system
 
     @property
     def machine(self) -> str:
         """The target's machine, as ``platform.machine()`` names it there: x86_64, aarch64."""
-        return self.target.machine if self.target is not None else platform.machine()
+        return self.target.machine
 
     @property
     def workspace(self) -> Workspace:
