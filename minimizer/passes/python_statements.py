@@ -25,6 +25,7 @@ from minimizer.wheelfile import tree_path
 Edit = tuple[str, pysource.Stmt | pysource.Stub | tuple[tuple[pysource.Stmt, ...], tuple[int, ...]]]
 Build = Callable[[Mapping[Key, Sequence[Edit]]], State]
 Identity = tuple[Key, str, str]
+Rewritten = dict[tuple[Key, tuple[Edit, ...]], bytes]  # a module's new source, by the edits made
 _MAX_ROUNDS = 8  # each passing round removes code; in practice two or three rounds settle
 
 
@@ -44,8 +45,8 @@ class PythonStatementsPass:
         # A passing proposal brings a new trace (code gone, modules no longer imported): go again
         # until a proposal changes nothing, so the files pass sees all of it at once.
         for _ in range(_MAX_ROUNDS):
-            sources, edits = _proposal(state, search, self._held)
-            build = _builder(state, sources)
+            sources, edits, rewritten = _proposal(state, search, self._held)
+            build = _builder(state, sources, rewritten)
             full = build(edits)
             if full == state:
                 return state
@@ -57,8 +58,8 @@ class PythonStatementsPass:
         return state
 
 
-def _builder(state: State, sources: Mapping[Key, bytes]) -> Build:
-    rewritten: dict[tuple[Key, tuple[Edit, ...]], bytes] = {}
+def _builder(state: State, sources: Mapping[Key, bytes], rewritten: Rewritten) -> Build:
+    """Candidates from chosen edits; ``rewritten`` holds the sources made so far (the proposal's)."""
 
     def build(applied: Mapping[Key, Sequence[Edit]]) -> State:
         candidate = state
@@ -87,8 +88,9 @@ def _identity(key: Key, edit: Edit, source: bytes) -> Identity:
 
 def _proposal(
     state: State, search: Search, held: set[Identity]
-) -> tuple[dict[Key, bytes], dict[Key, tuple[Edit, ...]]]:
-    """The edits of every imported module that change it, from what the last passing run used."""
+) -> tuple[dict[Key, bytes], dict[Key, tuple[Edit, ...]], Rewritten]:
+    """The edits of every imported module that change it, from what the last passing run used,
+    and the sources they make (rewriting parses: the builder reuses them)."""
     coverage = search.coverage(state)
     # Without coverage some run was not traced: what it imported is unknown too.
     opened = search.opened(state) if coverage is not None else None
@@ -116,12 +118,13 @@ def _proposal(
         present = {_module_name(p)[0] for k in state.files if (p := tree_path(k.path)) and _importable(p)}
         plans = plan(modules, coverage, present)
     edits: dict[Key, tuple[Edit, ...]] = {}
+    rewritten: Rewritten = {}
     for where, proposed in plans.items():
         key = keys[where]
         found = tuple(e for e in _edits(proposed) if _identity(key, e, sources[key]) not in held)
-        if found and _rewrite(sources[key], found) != sources[key]:
-            edits[key] = found
-    return sources, edits
+        if found and (new := _rewrite(sources[key], found)) != sources[key]:
+            edits[key], rewritten[(key, found)] = found, new
+    return sources, edits, rewritten
 
 
 def _module_name(where: str) -> tuple[str, bool]:
