@@ -69,11 +69,12 @@ class CommandOracle:
             "WHEEL_DDMIN_TARGET_ARGV": json.dumps(self._target.argv()),
             # This python first on PATH, so a plain `python` in the command is that one.
             "PATH": str(Path(python).parent) + os.pathsep + os.environ.get("PATH", ""),
+            # The user's command runs with Python's own default here, not the oracles' no-bytecode one.
+            "PYTHONDONTWRITEBYTECODE": None,
         }
         if trace is not None:
             extra["WHEEL_DDMIN_TRACE_ROOT"], extra["WHEEL_DDMIN_TRACE_DIR"] = map(str, trace)
         environ = harness.python_env(extra)
-        environ.pop("PYTHONDONTWRITEBYTECODE", None)
         shell = ["cmd", "/c"] if sys.platform == "win32" else ["/bin/sh", "-c"]
         argv = [*shell, self.command]
         if run is not None:

@@ -88,11 +88,11 @@ def install(wheel: Path, cache: Path, target: Target, *, itself: bool = True) ->
     minimized, and the candidate tree brings it. The dependencies' wheels are kept in the cache
     too, so that later runs and their final pip check need no package index.
     """
-    name, version, _, _ = parse_wheel_filename(wheel.name)
+    name, version, _, tags = parse_wheel_filename(wheel.name)
     module = MODULES.get(name)
     if module is None:
         raise InputError(f"{wheel.name} is not a known TensorFlow Lite runtime")
-    if not target.accepts(frozenset(parse_wheel_filename(wheel.name)[3])):
+    if not target.accepts(tags):
         raise InputError(f"runtime {wheel.name} does not fit {target.describe()}")
     suffix = "" if itself else "-dependencies"
     # Keyed by the target too: an aarch64 tree never serves an x86_64 run, nor a 3.12 tree a 3.11 one.

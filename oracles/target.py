@@ -69,9 +69,6 @@ class Target:
     def accepts(self, tags: frozenset[Tag]) -> bool:
         return not tags.isdisjoint(self.tags)
 
-    def marker_environment(self) -> dict[str, str]:
-        return dict(self.markers)
-
     def wants(self, requirement_marker: Marker | None) -> bool:
         """Whether a dependency with this marker applies to the target (no extras asked for)."""
         return requirement_marker is None or requirement_marker.evaluate({**dict(self.markers), "extra": ""})
