@@ -6,7 +6,6 @@ import functools
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
 from pathlib import Path
 
 from minimizer import options
@@ -18,7 +17,7 @@ from minimizer.journal import Journal
 from minimizer.outdir import OutputFolder
 from minimizer.output import Beside, write
 from minimizer.passes import Pass
-from minimizer.result import INTERRUPTED, MachineCode, Removed, Result, WheelResult, machine_code, result_of
+from minimizer.result import INTERRUPTED, MachineCode, Removed, Result, WheelResult, result_of
 from minimizer.search import Search
 from minimizer.state import State
 from minimizer.wheelfile import DEFAULT_MAX_UNPACKED, Wheel
@@ -163,12 +162,11 @@ def minimize(
                 verified=verified,
                 chosen=chosen,
                 target=target,
+                passes=pass_list,
+                holdout=held.report() if held is not None else None,
+                app_packages=side.packages if side is not None else None,
             )
-    if side is not None:
-        environment = {**result.environment, "with": " ".join(side.packages)}
-        result = replace(result, app_packages=side.packages, environment=environment)
-    result = replace(result, machine_code=machine_code(pass_list))
-    return replace(result, holdout=held.report()) if held is not None else result
+    return result
 
 
 def workspace_for(

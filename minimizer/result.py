@@ -87,8 +87,17 @@ def result_of(
     verified: bool,
     chosen: runtime.Runtime | None,
     target: Target,
+    passes: Sequence[Pass],
+    holdout: HoldoutReport | None,
+    app_packages: tuple[str, ...] | None,
 ) -> Result:
-    """The result of a run that began at ``started`` (``time.monotonic()``) and wrote ``paths``."""
+    """The result of a run that began at ``started`` (``time.monotonic()``) and wrote ``paths``.
+
+    ``app_packages``: the ``--with`` packages as resolved, None when there were none to resolve.
+    """
+    environment = _environment(workspace, chosen, target)
+    if app_packages is not None:
+        environment["with"] = " ".join(app_packages)
     return Result(
         tuple(_wheel_result(workspace, final, paths, index) for index in range(len(workspace.wheels))),
         _removed(workspace, original, final),
@@ -101,7 +110,10 @@ def result_of(
         reason,
         verified,
         f"{chosen.name} {chosen.version}" if chosen is not None else "none",
-        _environment(workspace, chosen, target),
+        environment,
+        holdout,
+        app_packages or (),
+        machine_code(passes),
     )
 
 
